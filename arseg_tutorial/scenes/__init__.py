@@ -1,0 +1,1 @@
+"""scenes (filled in by its issue)."""

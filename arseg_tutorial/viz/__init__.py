@@ -1,0 +1,1 @@
+"""viz (filled in by its issue)."""

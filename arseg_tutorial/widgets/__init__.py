@@ -1,0 +1,1 @@
+"""widgets (filled in by its issue)."""
