@@ -1,0 +1,108 @@
+"""Block motion vectors -> a dense backward flow per pixel, with a validity mask.
+
+Introduced in notebook 02. H.264 stores one vector per block (16x16, 16x8, 8x16 or 8x8 on an
+8-pixel grid). FFmpeg's convention (DESIGN §3): ``dst_x, dst_y`` is the block centre in the
+current frame, the vector in pixels is ``motion_x / motion_scale`` and
+``current(x) = reference(x + motion)``: the field is a *backward* flow. Intra blocks have no
+vector; they, and pixels whose vector points outside the reference, are marked invalid and get
+zero motion. Everything is vectorised: no Python loop over blocks.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+Direction = Literal["past", "future"]
+
+
+def select_direction(mvs: np.ndarray, direction: Direction) -> np.ndarray:
+    """The vectors that point to the past (``source < 0``) or future (``source > 0``) reference.
+
+    Introduced in notebook 02.
+    """
+    if direction not in ("past", "future"):
+        raise ValueError(f"direction must be 'past' or 'future', got {direction!r}")
+    return mvs[mvs["source"] < 0] if direction == "past" else mvs[mvs["source"] > 0]
+
+
+def block_cells(mvs: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expand each block into the cell_px x cell_px cells it covers (vectorised).
+
+    Args:
+        mvs: (M,) structured motion vectors.
+        cell_px: cell size in pixels; every block edge must lie on this grid.
+
+    Returns:
+        (rows, cols, block) three (K,) int arrays: cell row, cell column and the block it belongs to.
+    """
+    widths = mvs["w"].astype(np.int64) // cell_px
+    heights = mvs["h"].astype(np.int64) // cell_px
+    left = (mvs["dst_x"].astype(np.int64) - mvs["w"].astype(np.int64) // 2) // cell_px
+    top = (mvs["dst_y"].astype(np.int64) - mvs["h"].astype(np.int64) // 2) // cell_px
+    counts = widths * heights
+    block = np.repeat(np.arange(len(mvs)), counts)
+    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    cols = left[block] + offset % widths[block]
+    rows = top[block] + offset // widths[block]
+    return rows, cols, block
+
+
+def _cell_size(mvs: np.ndarray) -> int:
+    edges = np.concatenate([mvs["w"], mvs["h"], mvs["dst_x"] - mvs["w"] // 2,
+                            mvs["dst_y"] - mvs["h"] // 2]).astype(np.int64)
+    return int(np.gcd.reduce(np.abs(edges[edges != 0]))) if np.any(edges) else 16
+
+
+def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
+                           direction: Direction = "past") -> tuple[np.ndarray, np.ndarray]:
+    """Dense backward flow (pixels, x first) and validity from one frame's block vectors.
+
+    Introduced in notebook 02.
+
+    Args:
+        mvs: (M,) structured array from ``read_video(...).motion_vectors[t]`` (may be empty).
+        height, width: frame size in pixels.
+        direction: use the vectors to the past reference (``source < 0``; P-frames and the
+            forward half of B-frames) or to the future reference (``source > 0``; B-frames).
+
+    Returns:
+        flow: (H, W, 2) float32, ``current(x, y) = reference(x + flow[..., 0], y + flow[..., 1])``.
+        valid: (H, W) bool; False in intra blocks, uncovered areas and where ``x + flow`` falls
+            outside the reference frame. Flow is 0 wherever valid is False.
+    """
+    if mvs.dtype.names is None or "motion_scale" not in mvs.dtype.names:
+        raise ValueError("mvs must be the structured array of read_video(...).motion_vectors[t]")
+    chosen = select_direction(mvs, direction)
+    cell = _cell_size(chosen)
+    grid_h, grid_w = -(-height // cell), -(-width // cell)
+    cell_flow = np.zeros((grid_h, grid_w, 2), np.float32)
+    cell_valid = np.zeros((grid_h, grid_w), bool)
+    if len(chosen):
+        rows, cols, block = block_cells(chosen, cell)
+        inside = (rows >= 0) & (rows < grid_h) & (cols >= 0) & (cols < grid_w)
+        rows, cols, block = rows[inside], cols[inside], block[inside]
+        scale = np.maximum(chosen["motion_scale"], 1).astype(np.float32)
+        vectors = np.stack([chosen["motion_x"] / scale, chosen["motion_y"] / scale], axis=1)
+        cell_flow[rows, cols] = vectors[block]
+        cell_valid[rows, cols] = True
+    row_index = np.arange(height) // cell
+    col_index = np.arange(width) // cell
+    flow = cell_flow[row_index[:, None], col_index[None, :]]
+    valid = cell_valid[row_index[:, None], col_index[None, :]]
+    target_x = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
+    target_y = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
+    valid &= (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
+    flow[~valid] = 0.0
+    return flow, valid
+
+
+def endpoint_error(flow: np.ndarray, reference_flow: np.ndarray) -> np.ndarray:
+    """Per-pixel endpoint error ``|flow - reference_flow|`` in pixels, (H, W) float32.
+
+    Introduced in notebook 02.
+    """
+    if flow.shape != reference_flow.shape or flow.shape[-1] != 2:
+        raise ValueError(f"both flows must be (H, W, 2) of one size, got {flow.shape} and "
+                         f"{reference_flow.shape}")
+    return np.linalg.norm(flow.astype(np.float32) - reference_flow, axis=-1)
