@@ -1,0 +1,150 @@
+"""Evaluation by keyframe distance: confusion matrices, IoU, per-distance mIoU, cost and timing.
+
+Introduced in notebook 06. DESIGN §1: for each distance d = 0 .. L-1 from the I-frame, one
+confusion matrix is accumulated over the whole split (label 255 ignored); IoU = diag / (row + col
+- diag); mIoU = mean over classes; the reported number is the mean over the L distances. Frames are
+the *decoded* frames, so even the HR model's accuracy falls with d.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+IGNORE_LABEL = 255
+
+#: segment a GOP: (frames (L,H,W,3) uint8, flows (L,H,W,2) float32 backward to the keyframe)
+#: -> predicted labels (L,H,W) int.
+GopSegmenter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def confusion_matrix(pred: np.ndarray, label: np.ndarray, num_classes: int,
+                     ignore_label: int = IGNORE_LABEL) -> np.ndarray:
+    """Counts of (true class, predicted class) pairs over the labelled pixels.
+
+    Args:
+        pred: (...) predicted class indices in 0 .. num_classes-1.
+        label: (...) true class indices, same shape; ``ignore_label`` pixels are skipped.
+    Returns:
+        (num_classes, num_classes) int64; rows = true class, columns = predicted class.
+    """
+    pred = np.asarray(pred)
+    label = np.asarray(label)
+    if pred.shape != label.shape:
+        raise ValueError(f"prediction {pred.shape} and label {label.shape} must have the same shape")
+    keep = label != ignore_label
+    true = label[keep].astype(np.int64)
+    guess = pred[keep].astype(np.int64)
+    if true.size and (true.max() >= num_classes or guess.max() >= num_classes or guess.min() < 0):
+        raise ValueError(f"class indices must lie in 0..{num_classes - 1} (or {ignore_label} in labels)")
+    return np.bincount(true * num_classes + guess, minlength=num_classes**2).reshape(
+        num_classes, num_classes)
+
+
+def iou_per_class(conf: np.ndarray) -> np.ndarray:
+    """IoU of each class from a confusion matrix: diag / (row + col - diag).
+
+    Returns:
+        (K,) float64; NaN for a class that is neither present nor predicted.
+    """
+    conf = np.asarray(conf, dtype=np.float64)
+    diag = np.diag(conf)
+    union = conf.sum(0) + conf.sum(1) - diag
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, diag / union, np.nan)
+
+
+def mean_iou(conf: np.ndarray) -> float:
+    """Mean IoU in percent over the classes that are present or predicted (NaN classes skipped)."""
+    ious = iou_per_class(conf)
+    if np.all(np.isnan(ious)):
+        raise ValueError("the confusion matrix is empty: no labelled pixel was evaluated")
+    return float(np.nanmean(ious) * 100.0)
+
+
+@dataclass
+class DistanceReport:
+    """Per-distance evaluation of one method on one split.
+
+    Attributes:
+        mean_miou: mean over the L distances of the per-distance mIoU, percent.
+        per_distance: L mIoU values in percent, d = 0 .. L-1.
+        per_class_iou: class name -> IoU in percent over all frames of the split.
+        per_distance_per_class: L lists of per-class IoU in percent (NaN -> None).
+        gmacs_per_frame: GOP-average cost per frame in GMACs (filled by the caller).
+        ms_per_frame: measured wall-clock network time per frame in milliseconds.
+        frames: number of evaluated frames.
+    """
+
+    mean_miou: float
+    per_distance: list[float]
+    per_class_iou: dict[str, float | None]
+    per_distance_per_class: list[list[float | None]]
+    gmacs_per_frame: float | None
+    ms_per_frame: float
+    frames: int
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def _percent_or_none(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else round(float(v) * 100.0, 4) for v in values]
+
+
+def report_from_confusions(confusions: np.ndarray, class_names: Sequence[str], seconds: float,
+                           frames: int, gmacs_per_frame: float | None = None) -> DistanceReport:
+    """Turn (L, K, K) per-distance confusion matrices into a ``DistanceReport``.
+
+    Args:
+        confusions: (L, K, K) confusion matrix per distance d.
+        class_names: K class names.
+        seconds: total measured network time over all frames.
+        frames: number of frames that time covers.
+    """
+    per_distance = [mean_iou(c) for c in confusions]
+    pooled = iou_per_class(confusions.sum(0))
+    return DistanceReport(
+        mean_miou=float(np.mean(per_distance)),
+        per_distance=per_distance,
+        per_class_iou=dict(zip(class_names, _percent_or_none(pooled))),
+        per_distance_per_class=[_percent_or_none(iou_per_class(c)) for c in confusions],
+        gmacs_per_frame=gmacs_per_frame,
+        ms_per_frame=1000.0 * seconds / max(frames, 1),
+        frames=frames,
+    )
+
+
+def evaluate_by_distance(segment_gop: GopSegmenter, frames: np.ndarray, labels: np.ndarray,
+                         flows: np.ndarray, class_names: Sequence[str],
+                         gmacs_per_frame: float | None = None) -> DistanceReport:
+    """Run a segmenter over every GOP and score each keyframe distance separately.
+
+    Args:
+        segment_gop: the method, see ``GopSegmenter``; it is timed (network time only).
+        frames: (N, L, H, W, 3) uint8 decoded frames, N clips of one GOP each.
+        labels: (N, L, H, W) uint8 labels, 255 = ignore.
+        flows: (N, L, H, W, 2) float32 motion-vector flow from each frame back to its I-frame.
+        class_names: the K class names.
+        gmacs_per_frame: GOP-average cost, copied into the report.
+    Returns:
+        The ``DistanceReport``.
+    """
+    if frames.ndim != 5 or labels.shape != frames.shape[:4]:
+        raise ValueError(f"expected frames (N,L,H,W,3) and labels (N,L,H,W), got {frames.shape} "
+                         f"and {labels.shape}")
+    num_clips, gop_length = frames.shape[:2]
+    num_classes = len(class_names)
+    confusions = np.zeros((gop_length, num_classes, num_classes), dtype=np.int64)
+    seconds = 0.0
+    for clip in range(num_clips):
+        start = time.perf_counter()
+        pred = np.asarray(segment_gop(frames[clip], flows[clip]))
+        seconds += time.perf_counter() - start
+        for d in range(gop_length):
+            confusions[d] += confusion_matrix(pred[d], labels[clip, d], num_classes)
+    return report_from_confusions(confusions, class_names, seconds, num_clips * gop_length,
+                                  gmacs_per_frame)

@@ -1,0 +1,185 @@
+"""Training and evaluation data: generated clips, encoded and decoded, with motion-vector flow.
+
+Introduced in notebook 05. Each clip is one GOP (L frames) of the street-scene generator, encoded
+with ``arseg_tutorial.codec`` (H.264, GOP L, P-frames only) and decoded again: the *decoded*
+frames are the inputs (lossy, as in the paper), the generator's labels are the targets, and the
+motion vectors chained back to the I-frame give the flow that warps the keyframe feature.
+A split is a range of generator seeds; it is cached on disk under ``config.cache_dir()`` in a
+file named by a hash of everything that defines it, written atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from arseg_tutorial.config import Profile, cache_dir
+
+#: bump when the cached arrays change meaning, so that old caches are never read
+DATA_FORMAT_VERSION = 1
+#: first generator seed of each split; clip i of a split uses seed ``SPLIT_SEEDS[split] + i``
+SPLIT_SEEDS = {"train": 1_000, "val": 500_000, "test": 900_000}
+#: ImageNet statistics, used to normalise frames for the networks (RGB, values in [0, 1])
+MEAN_RGB = (0.485, 0.456, 0.406)
+STD_RGB = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """Everything that defines a set of encoded clips (and therefore its cache file).
+
+    Attributes:
+        first_seed: generator seed of the first clip; clip i uses ``first_seed + i``.
+        num_clips: number of clips (one GOP each).
+        height, width: frame size in pixels.
+        gop_length: frames per clip = frames per GOP (L).
+        crf: x264 constant rate factor of the encoding.
+    """
+
+    first_seed: int
+    num_clips: int
+    height: int
+    width: int
+    gop_length: int = 12
+    crf: int = 18
+
+    def cache_key(self) -> str:
+        """A short hash of this config and the data format version (names the cache file)."""
+        text = json.dumps({**asdict(self), "format": DATA_FORMAT_VERSION}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def split_config(profile: Profile, split: str, num_clips: int | None = None) -> ClipConfig:
+    """The ``ClipConfig`` of a split ("train", "val", "test") of a profile.
+
+    Args:
+        num_clips: override the profile's ``<split>_clips``.
+    """
+    if split not in SPLIT_SEEDS:
+        raise ValueError(f"unknown split {split!r}; use one of {sorted(SPLIT_SEEDS)}")
+    count = num_clips if num_clips is not None else getattr(profile, f"{split}_clips")
+    return ClipConfig(first_seed=SPLIT_SEEDS[split], num_clips=count, height=profile.height,
+                      width=profile.width, gop_length=profile.gop_length)
+
+
+@dataclass
+class ClipSet:
+    """Decoded clips with labels and motion-vector flow to the keyframe.
+
+    Attributes:
+        frames: (N, L, H, W, 3) uint8 decoded RGB frames.
+        labels: (N, L, H, W) uint8 class indices, 255 = ignore.
+        flow_key: (N, L, H, W, 2) float32 backward flow from frame t to the I-frame (pixels,
+            x first; zeros at t = 0), chained from the codec's motion vectors.
+        valid_key: (N, L, H, W) bool, False where the motion vectors give no motion (intra blocks).
+        packet_bytes: (N, L) int64 compressed size of each frame.
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray
+    flow_key: np.ndarray
+    valid_key: np.ndarray
+    packet_bytes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def encode_clip(frames: np.ndarray, gop_length: int, crf: int) -> tuple[np.ndarray, np.ndarray,
+                                                                        np.ndarray, np.ndarray]:
+    """Encode one clip (P-frames only), decode it, and chain its motion vectors to the I-frame.
+
+    Args:
+        frames: (L, H, W, 3) uint8 RGB frames.
+    Returns:
+        decoded (L, H, W, 3) uint8, flow (L, H, W, 2) float32, valid (L, H, W) bool,
+        packet sizes (L,) int64.
+    """
+    from arseg_tutorial import codec
+
+    data = codec.encode_to_bytes(frames, gop=gop_length, bframes=0, crf=crf)
+    video = codec.read_video(data)
+    if video.frames.shape != frames.shape:
+        raise RuntimeError(f"decoded video has shape {video.frames.shape}, expected {frames.shape}")
+    flows = np.zeros(frames.shape[:3] + (2,), np.float32)
+    valid = np.ones(frames.shape[:3], bool)
+    for t in range(1, len(frames)):
+        flows[t], valid[t] = codec.flow_to_keyframe(video, t)
+    return video.frames, flows, valid, np.asarray(video.packet_sizes, np.int64)
+
+
+def build_clips(config: ClipConfig, progress: bool = False) -> ClipSet:
+    """Generate, encode and decode the clips of ``config`` (no cache; see ``load_clips``)."""
+    from tqdm.auto import tqdm
+
+    from arseg_tutorial.scenes import generate_clip
+
+    n, length, h, w = config.num_clips, config.gop_length, config.height, config.width
+    out = ClipSet(np.zeros((n, length, h, w, 3), np.uint8), np.zeros((n, length, h, w), np.uint8),
+                  np.zeros((n, length, h, w, 2), np.float32), np.zeros((n, length, h, w), bool),
+                  np.zeros((n, length), np.int64))
+    for i in tqdm(range(n), desc="encoding clips", disable=not progress, leave=False):
+        clip = generate_clip(config.first_seed + i, length=length, height=h, width=w)
+        out.labels[i] = clip.labels
+        out.frames[i], out.flow_key[i], out.valid_key[i], out.packet_bytes[i] = encode_clip(
+            np.asarray(clip.frames), length, config.crf)
+    return out
+
+
+def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def clips_cache_path(config: ClipConfig) -> Path:
+    """Where ``load_clips`` caches ``config``'s clips."""
+    return cache_dir() / "clips" / f"clips-{config.cache_key()}.npz"
+
+
+def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = False) -> ClipSet:
+    """The clips of ``config``, from the cache when present, else built and cached.
+
+    The cache file name is a hash of ``config`` (so a changed config never reads a stale file) and
+    the file is written to a temporary name and renamed (so an interrupted build leaves none).
+    """
+    path = clips_cache_path(config)
+    if use_cache and path.is_file():
+        with np.load(path) as data:
+            return ClipSet(**{k: data[k] for k in ClipSet.__dataclass_fields__})
+    clips = build_clips(config, progress=progress)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _save_npz_atomic(path, asdict(clips))
+    return clips
+
+
+def to_input(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 RGB frames -> normalised float network input.
+
+    Args:
+        frames: (..., H, W, 3) uint8 (numpy or torch).
+    Returns:
+        (..., 3, H, W) float32, ImageNet-normalised.
+    """
+    x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.asarray(frames))
+    x = x.float().div(255.0).movedim(-1, -3)
+    return normalize(x)
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """ImageNet-normalise (..., 3, H, W) float RGB images with values in [0, 1]."""
+    mean = torch.tensor(MEAN_RGB, device=x.device).view(3, 1, 1)
+    std = torch.tensor(STD_RGB, device=x.device).view(3, 1, 1)
+    return (x - mean) / std

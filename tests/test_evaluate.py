@@ -1,0 +1,50 @@
+"""Confusion matrix, IoU and per-distance mIoU against a hand-made example."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arseg_tutorial.evaluate import (confusion_matrix, evaluate_by_distance, iou_per_class,
+                                     mean_iou)
+
+
+def test_confusion_matrix_and_miou_by_hand():
+    pred = np.array([0, 0, 1, 1, 2])
+    label = np.array([0, 1, 1, 1, 255])
+    conf = confusion_matrix(pred, label, 3)
+    assert conf.tolist() == [[1, 0, 0], [1, 2, 0], [0, 0, 0]]
+    ious = iou_per_class(conf)
+    assert ious[0] == pytest.approx(1 / 2) and ious[1] == pytest.approx(2 / 3)
+    assert np.isnan(ious[2])  # only "predicted" on an ignored pixel: not counted
+    assert mean_iou(conf) == pytest.approx(100 * (1 / 2 + 2 / 3) / 2)
+
+
+def test_confusion_matrix_rejects_bad_input():
+    with pytest.raises(ValueError, match="same shape"):
+        confusion_matrix(np.zeros(3), np.zeros(4), 2)
+    with pytest.raises(ValueError, match="class indices"):
+        confusion_matrix(np.array([5]), np.array([0]), 2)
+    with pytest.raises(ValueError, match="empty"):
+        mean_iou(np.zeros((2, 2)))
+
+
+def test_per_distance_pools_one_matrix_per_distance_over_all_clips():
+    # two clips, GOP of 2, 1x2 frames; the segmenter is perfect at d=0 and wrong on pixel 1 at d=1
+    labels = np.array([[[[0, 1]], [[0, 1]]], [[[1, 1]], [[0, 0]]]], np.uint8)
+    frames = np.zeros(labels.shape + (3,), np.uint8)
+    flows = np.zeros(labels.shape + (2,), np.float32)
+    calls = iter(range(2))
+
+    def segment(gop_frames, gop_flows):
+        clip = next(calls)
+        pred = labels[clip].copy()
+        pred[1, 0, 1] = 1 - pred[1, 0, 1]
+        return pred
+
+    report = evaluate_by_distance(segment, frames, labels, flows, ["a", "b"], gmacs_per_frame=1.5)
+    assert report.per_distance[0] == pytest.approx(100.0)
+    # d=1: labels [0,1] and [0,0], preds [0,0] and [0,1] -> conf [[2,1],[1,0]] -> IoU 2/4, 0/2
+    assert report.per_distance[1] == pytest.approx(25.0)
+    assert report.mean_miou == pytest.approx(62.5)
+    assert report.frames == 4 and report.gmacs_per_frame == 1.5
+    assert set(report.per_class_iou) == {"a", "b"}
