@@ -1,0 +1,227 @@
+"""Lay out a random street: camera motion, depths, and every object with its sprite and speed.
+
+Introduced in notebook 00. The camera (height 1.5 m, focal length 0.9 x image height) looks
+across a street while driving along it at ``camera_speed_m`` metres per frame, with a little
+shake. An object at depth z moves in the image at ``(v_object - v_camera) * f / z`` px/frame:
+far buildings crawl, near poles race past (parallax); cars, cyclists and pedestrians add their
+own motion and occlude what lies behind them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from arseg_tutorial.scenes import sprites as paint
+from arseg_tutorial.scenes.backdrop import Ground, StreetGeometry, paint_ground, paint_sky
+from arseg_tutorial.scenes.shapes import soften
+from arseg_tutorial.scenes.classes import (BICYCLIST, BUILDING, CAR, FENCE, PEDESTRIAN, POLE, SIGN, SKY,
+                                           TREE)
+
+CAMERA_HEIGHT_M = 1.5
+FOCAL_PER_HEIGHT = 0.9
+
+
+@dataclass
+class Sprite:
+    """One object: its picture and how it moves.
+
+    Attributes:
+        rgba: (h, w, 4) float32 premultiplied RGBA.
+        x_px, y_px: image position of texel (0, 0)'s centre at t = 0, before camera shake.
+        vx_px: horizontal image speed in px/frame.
+        class_id: CamVid class index of every pixel of the sprite.
+        depth_m: distance from the camera (drawing order: far first).
+    """
+
+    rgba: np.ndarray
+    x_px: float
+    y_px: float
+    vx_px: float
+    class_id: int
+    depth_m: float
+
+
+@dataclass
+class Scene:
+    """Everything the renderer needs for one clip.
+
+    Attributes:
+        shake_x_px, shake_y_px: (T,) camera shake added to every layer's position.
+        gain: (T,) global illumination factor.
+    """
+
+    height: int
+    width: int
+    length: int
+    sky: Sprite
+    ground: Ground
+    sprites: list[Sprite] = field(default_factory=list)
+    shake_x_px: np.ndarray = None
+    shake_y_px: np.ndarray = None
+    gain: np.ndarray = None
+
+
+class _Placer:
+    """Turns world positions (metres) into sprites, knowing the camera's path over the clip."""
+
+    def __init__(self, geo: StreetGeometry, camera_speed_m: float, length: int, width: int, margin_px: float):
+        self.geo, self.v_cam, self.length, self.width, self.margin = geo, camera_speed_m, length, width, margin_px
+        self.sprites: list[Sprite] = []
+
+    def x_range_m(self, depth_m: float) -> tuple[float, float]:
+        """World X interval seen at ``depth_m`` at some time during the clip."""
+        k = self.geo.k(depth_m)
+        travel = (0.0, self.v_cam * (self.length - 1))
+        lo = min(travel) - (self.geo.centre_x_px + self.margin) / k
+        hi = max(travel) + (self.width - self.geo.centre_x_px + self.margin) / k
+        return lo, hi
+
+    def mover_x_m(self, rng: np.random.Generator, depth_m: float, speed_m: float, size_m: float) -> float:
+        """World X at t = 0 of a mover that is on screen in the middle of the clip."""
+        t_mid = 0.5 * (self.length - 1)
+        k = self.geo.k(depth_m)
+        centre = self.v_cam * t_mid
+        x_mid = rng.uniform(centre - self.geo.centre_x_px / k - size_m, centre + (self.width - self.geo.centre_x_px) / k)
+        return x_mid - speed_m * t_mid
+
+    def add(self, rgba: np.ndarray, x_left_m: float, depth_m: float, class_id: int, speed_m: float = 0.0,
+            lift_m: float = 0.0) -> None:
+        """Place a sprite whose left edge is at world X ``x_left_m`` and bottom ``lift_m`` above the ground."""
+        k = self.geo.k(depth_m)
+        foot = self.geo.foot_row(depth_m) - lift_m * k
+        soft = soften(rgba, pad=1)
+        self.sprites.append(Sprite(rgba=soft, x_px=self.geo.centre_x_px + x_left_m * k - 0.5,
+                                   y_px=foot + 1.5 - soft.shape[0], vx_px=(speed_m - self.v_cam) * k,
+                                   class_id=class_id, depth_m=depth_m))
+
+
+def _street_geometry(rng: np.random.Generator, height: int, width: int) -> StreetGeometry:
+    facade = rng.uniform(18.0, 28.0)
+    far_curb = facade - rng.uniform(3.0, 5.0)
+    near_curb = rng.uniform(2.4, 3.0)
+    return StreetGeometry(focal_px=FOCAL_PER_HEIGHT * height, camera_height_m=CAMERA_HEIGHT_M,
+                          horizon_px=rng.uniform(0.42, 0.52) * height, centre_x_px=0.5 * width,
+                          facade_m=facade, far_curb_m=far_curb, near_curb_m=near_curb, lane_lines_m=())
+
+
+def _add_buildings(rng, place: _Placer, depth_m: float, widths: tuple, heights: tuple, gap_p: float,
+                   haze: float, haze_rgb: np.ndarray) -> None:
+    lo, hi = place.x_range_m(depth_m)
+    x = lo - rng.uniform(0.0, widths[1])
+    while x < hi:
+        w = rng.uniform(*widths)
+        rgba = paint.paint_building(rng, place.geo.k(depth_m), w, rng.uniform(*heights), haze, haze_rgb)
+        place.add(rgba, x, depth_m + rng.uniform(0.0, 0.5), BUILDING)
+        x += w + (rng.uniform(2.0, 6.0) if rng.random() < gap_p else 0.0)
+
+
+def _add_street_furniture(rng, place: _Placer) -> None:
+    geo = place.geo
+    pole_z = geo.far_curb_m + 0.35
+    lo, hi = place.x_range_m(pole_z)
+    x = lo + rng.uniform(0.0, 10.0)
+    while x < hi:
+        k = geo.k(pole_z)
+        if rng.random() < 0.4:
+            place.add(paint.paint_pole(rng, k, rng.uniform(2.6, 3.2), lamp=False), x, pole_z, POLE)
+            sign = paint.paint_sign(rng, k)
+            place.add(sign, x + 0.06 - 0.5 * sign.shape[1] / k, pole_z - 0.01, SIGN, lift_m=rng.uniform(1.9, 2.3))
+        else:
+            place.add(paint.paint_pole(rng, k, rng.uniform(5.0, 7.0), lamp=rng.random() < 0.6), x, pole_z, POLE)
+        x += rng.uniform(7.0, 22.0)
+    tree_z = geo.facade_m - rng.uniform(1.0, 1.6)
+    if rng.random() < 0.8:
+        lo, hi = place.x_range_m(tree_z)
+        x = lo + rng.uniform(-4.0, 6.0)
+        while x < hi:
+            rgba = paint.paint_tree(rng, geo.k(tree_z))
+            place.add(rgba, x, tree_z + rng.uniform(-0.3, 0.3), TREE)
+            x += rng.uniform(7.0, 20.0)
+    fence_z = geo.facade_m - 0.3
+    lo, hi = place.x_range_m(fence_z)
+    for _ in range(rng.choice([0, 1, 2, 2, 3])):
+        length = rng.uniform(5.0, 15.0)
+        place.add(paint.paint_fence(rng, geo.k(fence_z), length), rng.uniform(lo - length, hi), fence_z, FENCE)
+    if rng.random() < 0.35:
+        near_z = geo.near_curb_m - 0.3
+        lo, hi = place.x_range_m(near_z)
+        place.add(paint.paint_pole(rng, geo.k(near_z), 7.0, lamp=False), rng.uniform(lo, hi), near_z, POLE)
+
+
+def _add_traffic(rng, place: _Placer) -> tuple[tuple[float, bool], ...]:
+    """Parked cars, a bike lane, moving lanes; returns the lane lines (depth, dashed)."""
+    geo = place.geo
+    edge = geo.far_curb_m
+    lines: list[tuple[float, bool]] = []
+    if rng.random() < 0.5:
+        z = edge - 1.1
+        lo, hi = place.x_range_m(z)
+        x = lo + rng.uniform(-4.0, 6.0)
+        while x < hi:
+            place.add(paint.paint_car(rng, geo.k(z), rng.random() < 0.5), x, z, CAR)
+            x += rng.uniform(5.5, 14.0)
+        edge -= 2.2
+    lines.append((edge, False))
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        z, v = edge - rng.uniform(0.4, 0.8), rng.choice([-1.0, 1.0]) * rng.uniform(0.06, 0.15)
+        place.add(paint.paint_cyclist(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 1.8), z, BICYCLIST, v)
+    edge -= 1.2
+    lanes = []
+    while edge - 3.3 > geo.near_curb_m + 0.3:
+        lanes.append(edge - 1.65)
+        edge -= 3.3
+        lines.append((edge, True))
+    if lines[-1][1]:
+        lines[-1] = (lines[-1][0], False)
+    for i, z in enumerate(lanes):
+        direction = 1.0 if i < (len(lanes) + 1) // 2 else -1.0
+        v = direction * rng.uniform(0.05, 0.25)
+        for _ in range(min(rng.poisson(1.0), 3)):
+            place.add(paint.paint_car(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 4.5),
+                      z + rng.uniform(-0.4, 0.4), CAR, v)
+    return tuple(lines)
+
+
+def _add_pedestrians(rng, place: _Placer) -> None:
+    geo = place.geo
+    for _ in range(min(rng.poisson(4.0), 8)):
+        z = rng.uniform(geo.far_curb_m + 0.6, geo.facade_m - 0.5)
+        v = rng.choice([-1.0, 1.0]) * rng.uniform(0.02, 0.05)
+        place.add(paint.paint_pedestrian(rng, geo.k(z)), place.mover_x_m(rng, z, v, 0.7), z, PEDESTRIAN, v)
+
+
+def build_scene(seed: int, length: int, height: int, width: int) -> Scene:
+    """Sample a whole street scene for a clip of ``length`` frames of ``height`` x ``width`` px."""
+    rng = np.random.default_rng(seed)
+    geo = _street_geometry(rng, height, width)
+    scale = height / 360.0
+    t = np.arange(length, dtype=np.float32)
+    shake_x = rng.uniform(0.0, 1.5) * scale * np.sin(2 * np.pi * t / rng.uniform(10, 24) + rng.uniform(0, 6.3))
+    shake_y = rng.uniform(0.3, 1.2) * scale * np.sin(2 * np.pi * t / rng.uniform(6, 14) + rng.uniform(0, 6.3))
+    gain = 1.0 + rng.uniform(0.02, 0.05) * np.sin(2 * np.pi * t / rng.uniform(30, 60) + rng.uniform(0, 6.3))
+    margin = int(np.ceil(np.abs(shake_x).max() + np.abs(shake_y).max())) + 3
+    camera_speed = rng.choice([-1.0, 1.0]) * rng.uniform(0.03, 0.08)
+    place = _Placer(geo, camera_speed, length, width, margin)
+
+    sky_rgba = paint_sky(rng, height + 2 * margin, width + 2 * margin, geo.horizon_px + margin)
+    sky = Sprite(sky_rgba, -float(margin), -float(margin), 0.0, SKY, np.inf)
+    haze_rgb = sky_rgba[int(geo.horizon_px) + margin, :, :3].mean(0)
+    _add_buildings(rng, place, rng.uniform(45.0, 80.0), (10.0, 30.0), (6.0, 30.0), 0.0,
+                   rng.uniform(0.4, 0.6), haze_rgb)
+    _add_buildings(rng, place, geo.facade_m, (6.0, 16.0), (4.5, 14.0), 0.3, 0.05, haze_rgb)
+    _add_street_furniture(rng, place)
+    geo.lane_lines_m = _add_traffic(rng, place)
+    _add_pedestrians(rng, place)
+
+    speed_per_row = -camera_speed / CAMERA_HEIGHT_M
+    row0 = int(np.floor(geo.horizon_px)) - 1
+    rows = height + margin - row0 + 2
+    max_shift = abs(speed_per_row) * (height + margin - geo.horizon_px) * (length - 1)
+    col0 = -int(np.ceil(max_shift)) - margin - 2
+    cols = width - 2 * col0 + 1
+    ground = paint_ground(rng, geo, row0, rows, col0, cols, speed_per_row)
+    order = sorted(range(len(place.sprites)), key=lambda i: (-place.sprites[i].depth_m, i))
+    return Scene(height=height, width=width, length=length, sky=sky, ground=ground,
+                 sprites=[place.sprites[i] for i in order], shake_x_px=shake_x.astype(np.float32),
+                 shake_y_px=shake_y.astype(np.float32), gain=gain.astype(np.float32))
