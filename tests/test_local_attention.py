@@ -1,0 +1,144 @@
+"""Local attention: the memory-light default against the unfold reference, a naive loop, gradcheck,
+the official edge semantics, and a check that no k^2-sized tensor is ever built."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from arseg_tutorial.models.local_attention import (
+    aggregate, aggregate_reference, local_attention_macs, similarity, similarity_reference,
+    window_offsets,
+)
+
+
+def naive_similarity(q, k, kernel):
+    n, c, h, w = q.shape
+    r = kernel // 2
+    out = torch.zeros(n, h, w, kernel * kernel, dtype=q.dtype)
+    for y in range(h):
+        for x in range(w):
+            for i in range(kernel):
+                for j in range(kernel):
+                    yy, xx = y + i - r, x + j - r
+                    if 0 <= yy < h and 0 <= xx < w:
+                        out[:, y, x, i * kernel + j] = (q[:, :, y, x] * k[:, :, yy, xx]).sum(1)
+    return out
+
+
+def naive_aggregate(v, weights, kernel):
+    n, c, h, w = v.shape
+    r = kernel // 2
+    out = torch.zeros_like(v)
+    for y in range(h):
+        for x in range(w):
+            for i in range(kernel):
+                for j in range(kernel):
+                    yy, xx = y + i - r, x + j - r
+                    if 0 <= yy < h and 0 <= xx < w:
+                        out[:, :, y, x] += weights[:, y, x, i * kernel + j, None] * v[:, :, yy, xx]
+    return out
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7])
+def test_default_and_reference_match_naive_loop(kernel):
+    g = torch.Generator().manual_seed(kernel)
+    q, k, v = (torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64) for _ in range(3))
+    weights = torch.randn(2, 4, 5, kernel * kernel, generator=g, dtype=torch.float64)
+    expected_sim = naive_similarity(q, k, kernel)
+    expected_agg = naive_aggregate(v, weights, kernel)
+    torch.testing.assert_close(similarity(q, k, kernel), expected_sim)
+    torch.testing.assert_close(similarity_reference(q, k, kernel), expected_sim)
+    torch.testing.assert_close(aggregate(v, weights, kernel), expected_agg)
+    torch.testing.assert_close(aggregate_reference(v, weights, kernel), expected_agg)
+
+
+@pytest.mark.parametrize("kernel", [3, 7])
+def test_default_gradients_equal_reference_gradients(kernel):
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 6, 9, 11, generator=g, requires_grad=True) for _ in range(3))
+    upstream = torch.randn(2, 6, 9, 11, generator=g)
+    grads = []
+    for sim_fn, agg_fn in ((similarity, aggregate), (similarity_reference, aggregate_reference)):
+        out = agg_fn(v, sim_fn(q, k, kernel).softmax(-1), kernel)
+        grads.append(torch.autograd.grad((out * upstream).sum(), (q, k, v)))
+    for mine, reference in zip(*grads):
+        torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_gradcheck_double(kernel):
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(1, 2, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+               for _ in range(3))
+    weights = torch.randn(1, 4, 5, kernel * kernel, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: similarity(a, b, kernel), (q, k))
+    assert torch.autograd.gradcheck(lambda a, b: aggregate(a, b, kernel), (v, weights))
+
+
+def test_window_order_is_row_major():
+    assert window_offsets(3) == [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (1, -1), (1, 0), (1, 1)]
+    # A key that is 1 only at (2, 4): the query at (3, 3) sees it at offset (-1, +1) = index 2.
+    q = torch.ones(1, 1, 6, 6)
+    k = torch.zeros(1, 1, 6, 6)
+    k[0, 0, 2, 4] = 1.0
+    sim = similarity(q, k, 3)
+    assert sim[0, 3, 3].tolist() == [0, 0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_outside_positions_have_zero_similarity_and_keep_softmax_mass():
+    q = torch.ones(1, 4, 5, 5)
+    k = torch.full((1, 4, 5, 5), 0.5)
+    sim = similarity(q, k, 7)
+    corner = sim[0, 0, 0].view(7, 7)
+    assert torch.all(corner[:3, :] == 0) and torch.all(corner[:, :3] == 0)   # outside: 0, not -inf
+    assert torch.all(corner[3:, 3:] == 2.0)                                  # inside: 4 * 0.5, unscaled
+    weights = sim.softmax(-1)
+    inside_mass = weights[0, 0, 0].view(7, 7)[3:, 3:].sum()
+    assert inside_mass < 0.99                                                # outside keeps mass
+    v = torch.ones(1, 1, 5, 5)
+    out = aggregate(v, weights, 7)
+    torch.testing.assert_close(out[0, 0, 0, 0], inside_mass)                 # value 0 outside
+
+
+class _LargestTensor(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+def _largest_tensor(sim_fn, agg_fn, c=16, h=12, w=14, kernel=7):
+    q, k, v = (torch.randn(1, c, h, w, requires_grad=True) for _ in range(3))
+    mode = _LargestTensor()
+    with mode:
+        out = agg_fn(v, sim_fn(q, k, kernel).softmax(-1), kernel)
+        out.sum().backward()
+    return mode.largest, c * kernel * kernel * h * w
+
+
+def test_default_never_builds_the_unfold_tensor_forward_or_backward():
+    largest, unfold_numel = _largest_tensor(similarity, aggregate)
+    assert largest < unfold_numel / 10
+    largest_ref, _ = _largest_tensor(similarity_reference, aggregate_reference)
+    assert largest_ref >= unfold_numel      # the check does see the reference's unfold tensor
+
+
+def test_bad_inputs_raise_clear_errors():
+    q = torch.zeros(1, 2, 4, 4)
+    with pytest.raises(ValueError, match="odd"):
+        similarity(q, q, 4)
+    with pytest.raises(ValueError, match="same shape"):
+        similarity(q, torch.zeros(1, 2, 4, 5))
+    with pytest.raises(ValueError, match="kernel\\*kernel"):
+        aggregate(q, torch.zeros(1, 4, 4, 9), 7)
+
+
+def test_macs_formula():
+    assert local_attention_macs(256, 90, 120, 7) == 2 * 256 * 49 * 90 * 120
