@@ -54,6 +54,8 @@ class StreetGeometry:
     far_curb_m: float
     near_curb_m: float
     lane_lines_m: tuple[tuple[float, bool], ...]
+    moving_lanes: int
+    parking: bool
 
     def k(self, depth_m: float) -> float:
         """Pixels per metre at ``depth_m``."""
@@ -93,8 +95,8 @@ def paint_ground(rng: np.random.Generator, geo: StreetGeometry, row0: int, rows:
     asphalt = np.array([0.30, 0.30, 0.31], np.float32) * rng.uniform(0.8, 1.2)
     slabs = np.array([0.62, 0.60, 0.56], np.float32) * rng.uniform(0.85, 1.1)
     base = np.where((labels == ROAD)[:, None], asphalt, slabs)[:, None, :]
-    coarse = fractal_noise(rng, rows, cols, 0.05 * geo.focal_px, 2)
-    fine = fractal_noise(rng, rows, cols, 6.0, 2)
+    coarse = fractal_noise(rng, rows, cols, 0.06 * geo.focal_px, 2, aspect=0.3)
+    fine = fractal_noise(rng, rows, cols, 6.0, 2, aspect=0.5)
     rgb = base * (1.0 + 0.10 * coarse + 0.06 * fine)[..., None]
     joints = periodic_coverage(x_px, 1.2 / px_m, 0.03 / px_m, rng.uniform(0, 1.2) / px_m)
     joints = joints * (labels == PAVEMENT)[:, None] * np.clip(geo.k(1.0) / depth / 8.0, 0.0, 1.0)

@@ -20,6 +20,7 @@ from arseg_tutorial.scenes.classes import (BICYCLIST, BUILDING, CAR, FENCE, PEDE
 
 CAMERA_HEIGHT_M = 1.5
 FOCAL_PER_HEIGHT = 0.9
+LANE_WIDTH_M, BIKE_LANE_M, PARKING_LANE_M = 3.3, 1.2, 2.2
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Sprite:
     """One object: its picture and how it moves.
 
     Attributes:
-        rgba: (h, w, 4) float32 premultiplied RGBA.
+        rgba: (h, w, 4) float32 premultiplied RGBA with a transparent border of at least one texel.
         x_px, y_px: image position of texel (0, 0)'s centre at t = 0, before camera shake.
         vx_px: horizontal image speed in px/frame.
         class_id: CamVid class index of every pixel of the sprite.
@@ -90,19 +91,22 @@ class _Placer:
         """Place a sprite whose left edge is at world X ``x_left_m`` and bottom ``lift_m`` above the ground."""
         k = self.geo.k(depth_m)
         foot = self.geo.foot_row(depth_m) - lift_m * k
-        soft = soften(rgba, pad=1)
-        self.sprites.append(Sprite(rgba=soft, x_px=self.geo.centre_x_px + x_left_m * k - 0.5,
-                                   y_px=foot + 1.5 - soft.shape[0], vx_px=(speed_m - self.v_cam) * k,
+        soft = soften(rgba, pad=2)
+        self.sprites.append(Sprite(rgba=soft, x_px=self.geo.centre_x_px + x_left_m * k - 1.5,
+                                   y_px=foot + 2.5 - soft.shape[0], vx_px=(speed_m - self.v_cam) * k,
                                    class_id=class_id, depth_m=depth_m))
 
 
 def _street_geometry(rng: np.random.Generator, height: int, width: int) -> StreetGeometry:
-    facade = rng.uniform(18.0, 28.0)
-    far_curb = facade - rng.uniform(3.0, 5.0)
-    near_curb = rng.uniform(2.4, 3.0)
+    """Depths of the near curb, the far curb and the facades, from a random street cross-section."""
+    near_curb = rng.uniform(3.2, 4.5)
+    lanes = int(rng.integers(1, 4))
+    parked = bool(rng.random() < 0.5)
+    far_curb = near_curb + 0.3 + LANE_WIDTH_M * lanes + BIKE_LANE_M + (PARKING_LANE_M if parked else 0.0)
     return StreetGeometry(focal_px=FOCAL_PER_HEIGHT * height, camera_height_m=CAMERA_HEIGHT_M,
-                          horizon_px=rng.uniform(0.42, 0.52) * height, centre_x_px=0.5 * width,
-                          facade_m=facade, far_curb_m=far_curb, near_curb_m=near_curb, lane_lines_m=())
+                          horizon_px=rng.uniform(0.48, 0.58) * height, centre_x_px=0.5 * width,
+                          facade_m=far_curb + rng.uniform(3.0, 5.0), far_curb_m=far_curb, near_curb_m=near_curb,
+                          lane_lines_m=(), moving_lanes=lanes, parking=parked)
 
 
 def _add_buildings(rng, place: _Placer, depth_m: float, widths: tuple, heights: tuple, gap_p: float,
@@ -123,10 +127,13 @@ def _add_street_furniture(rng, place: _Placer) -> None:
     x = lo + rng.uniform(0.0, 10.0)
     while x < hi:
         k = geo.k(pole_z)
-        if rng.random() < 0.4:
-            place.add(paint.paint_pole(rng, k, rng.uniform(2.6, 3.2), lamp=False), x, pole_z, POLE)
-            sign = paint.paint_sign(rng, k)
-            place.add(sign, x + 0.06 - 0.5 * sign.shape[1] / k, pole_z - 0.01, SIGN, lift_m=rng.uniform(1.9, 2.3))
+        if rng.random() < 0.55:
+            place.add(paint.paint_pole(rng, k, rng.uniform(2.8, 3.4), lamp=False), x, pole_z, POLE)
+            lift = rng.uniform(2.0, 2.5)
+            for _ in range(rng.choice([1, 1, 2])):
+                sign = paint.paint_sign(rng, k)
+                place.add(sign, x + 0.06 - 0.5 * sign.shape[1] / k, pole_z - 0.01, SIGN, lift_m=lift)
+                lift -= sign.shape[0] / k + 0.05
         else:
             place.add(paint.paint_pole(rng, k, rng.uniform(5.0, 7.0), lamp=rng.random() < 0.6), x, pole_z, POLE)
         x += rng.uniform(7.0, 22.0)
@@ -138,11 +145,12 @@ def _add_street_furniture(rng, place: _Placer) -> None:
             rgba = paint.paint_tree(rng, geo.k(tree_z))
             place.add(rgba, x, tree_z + rng.uniform(-0.3, 0.3), TREE)
             x += rng.uniform(7.0, 20.0)
-    fence_z = geo.facade_m - 0.3
-    lo, hi = place.x_range_m(fence_z)
-    for _ in range(rng.choice([0, 1, 2, 2, 3])):
-        length = rng.uniform(5.0, 15.0)
-        place.add(paint.paint_fence(rng, geo.k(fence_z), length), rng.uniform(lo - length, hi), fence_z, FENCE)
+    for fence_z, railing in ((geo.facade_m - 0.3, False), (geo.far_curb_m + 0.2, True)):
+        lo, hi = place.x_range_m(fence_z)
+        for _ in range(rng.choice([0, 1, 1, 2])):
+            length = rng.uniform(5.0, 15.0)
+            place.add(paint.paint_fence(rng, geo.k(fence_z), length, railing), rng.uniform(lo - length, hi),
+                      fence_z, FENCE)
     if rng.random() < 0.35:
         near_z = geo.near_curb_m - 0.3
         lo, hi = place.x_range_m(near_z)
@@ -150,43 +158,43 @@ def _add_street_furniture(rng, place: _Placer) -> None:
 
 
 def _add_traffic(rng, place: _Placer) -> tuple[tuple[float, bool], ...]:
-    """Parked cars, a bike lane, moving lanes; returns the lane lines (depth, dashed)."""
+    """Parked cars, a bike lane, moving lanes (two-way); returns the lane lines (depth, dashed)."""
     geo = place.geo
     edge = geo.far_curb_m
-    lines: list[tuple[float, bool]] = []
-    if rng.random() < 0.5:
-        z = edge - 1.1
+    if geo.parking:
+        z = edge - 0.5 * PARKING_LANE_M
         lo, hi = place.x_range_m(z)
         x = lo + rng.uniform(-4.0, 6.0)
         while x < hi:
             place.add(paint.paint_car(rng, geo.k(z), rng.random() < 0.5), x, z, CAR)
             x += rng.uniform(5.5, 14.0)
-        edge -= 2.2
-    lines.append((edge, False))
-    for _ in range(rng.choice([0, 1, 1, 2])):
-        z, v = edge - rng.uniform(0.4, 0.8), rng.choice([-1.0, 1.0]) * rng.uniform(0.06, 0.15)
-        place.add(paint.paint_cyclist(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 1.8), z, BICYCLIST, v)
-    edge -= 1.2
-    lanes = []
-    while edge - 3.3 > geo.near_curb_m + 0.3:
-        lanes.append(edge - 1.65)
-        edge -= 3.3
-        lines.append((edge, True))
-    if lines[-1][1]:
-        lines[-1] = (lines[-1][0], False)
+        edge -= PARKING_LANE_M
+    lines = [(edge, False)]
+    bike_lane = edge - 0.5 * BIKE_LANE_M
+    edge -= BIKE_LANE_M
+    lanes = [edge - (i + 0.5) * LANE_WIDTH_M for i in range(geo.moving_lanes)]
+    lines += [(edge - (i + 1) * LANE_WIDTH_M, True) for i in range(geo.moving_lanes - 1)]
+    lines.append((geo.near_curb_m + 0.3, False))
     for i, z in enumerate(lanes):
         direction = 1.0 if i < (len(lanes) + 1) // 2 else -1.0
         v = direction * rng.uniform(0.05, 0.25)
         for _ in range(min(rng.poisson(1.0), 3)):
             place.add(paint.paint_car(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 4.5),
                       z + rng.uniform(-0.4, 0.4), CAR, v)
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        z = bike_lane if rng.random() < 0.5 else rng.choice(lanes) + rng.uniform(0.6, 1.2)
+        v = rng.choice([-1.0, 1.0]) * rng.uniform(0.06, 0.15)
+        place.add(paint.paint_cyclist(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 1.8), z, BICYCLIST, v)
     return tuple(lines)
 
 
 def _add_pedestrians(rng, place: _Placer) -> None:
+    """People walking along the far pavement, and now and then one crossing the road."""
     geo = place.geo
     for _ in range(min(rng.poisson(4.0), 8)):
         z = rng.uniform(geo.far_curb_m + 0.6, geo.facade_m - 0.5)
+        if rng.random() < 0.2:
+            z = rng.uniform(geo.near_curb_m + 1.5, geo.far_curb_m - 0.5)
         v = rng.choice([-1.0, 1.0]) * rng.uniform(0.02, 0.05)
         place.add(paint.paint_pedestrian(rng, geo.k(z)), place.mover_x_m(rng, z, v, 0.7), z, PEDESTRIAN, v)
 
@@ -205,11 +213,11 @@ def build_scene(seed: int, length: int, height: int, width: int) -> Scene:
     place = _Placer(geo, camera_speed, length, width, margin)
 
     sky_rgba = paint_sky(rng, height + 2 * margin, width + 2 * margin, geo.horizon_px + margin)
-    sky = Sprite(sky_rgba, -float(margin), -float(margin), 0.0, SKY, np.inf)
+    sky = Sprite(np.pad(sky_rgba, ((1, 1), (1, 1), (0, 0))), -1.0 - margin, -1.0 - margin, 0.0, SKY, np.inf)
     haze_rgb = sky_rgba[int(geo.horizon_px) + margin, :, :3].mean(0)
-    _add_buildings(rng, place, rng.uniform(45.0, 80.0), (10.0, 30.0), (6.0, 30.0), 0.0,
+    _add_buildings(rng, place, rng.uniform(45.0, 80.0), (10.0, 30.0), (6.0, 28.0), 0.0,
                    rng.uniform(0.4, 0.6), haze_rgb)
-    _add_buildings(rng, place, geo.facade_m, (6.0, 16.0), (4.5, 14.0), 0.3, 0.05, haze_rgb)
+    _add_buildings(rng, place, geo.facade_m, (6.0, 16.0), (4.5, 13.0), 0.3, 0.05, haze_rgb)
     _add_street_furniture(rng, place)
     geo.lane_lines_m = _add_traffic(rng, place)
     _add_pedestrians(rng, place)

@@ -41,22 +41,24 @@ class _FrameBuffers:
         rgb = self.rgb[rows, cols]
         rgb *= (1.0 - alpha)[..., None]
         rgb += rgba[..., :3]
-        labels = self.labels[rows, cols]
+        full = alpha >= _FULL
+        partial = (alpha > _EMPTY) & ~full
         front = alpha >= 0.5
-        straddle = (alpha > 0.25) & (alpha < 0.75) & (labels != class_id)
-        amb = self.ambiguous[rows, cols]
-        amb |= straddle
+        labels, amb = self.labels[rows, cols], self.ambiguous[rows, cols]
+        amb |= partial & (alpha > 0.25) & (alpha < 0.75) & (labels != class_id)
         amb &= alpha < 0.75
-        labels[front] = (class_id[front] if np.ndim(class_id) else class_id)
-        self.surface[rows, cols][front] = surface_id
-        self.speed[rows, cols][front] = (speed[front] if np.ndim(speed) else speed)
+        np.copyto(labels, class_id, where=front, casting="unsafe")
+        np.copyto(self.surface[rows, cols], surface_id, where=front)
+        np.copyto(self.speed[rows, cols], speed, where=front)
         pure = self.pure[rows, cols]
-        pure &= ~((alpha > _EMPTY) & (alpha < _FULL))
-        pure |= alpha >= _FULL
+        pure &= ~partial
+        pure |= full
 
 
 def _shifted(rgba: np.ndarray, x_px: float, y_px: float, height: int, width: int):
     """Sample a sprite placed at sub-pixel (x_px, y_px) on the image grid (bilinear, 4 fixed weights).
+
+    The sprite must carry a transparent border of one texel (so nothing is lost at its edges).
 
     Returns:
         (rows, cols, sample) with the image region and its (h', w', 4) samples, or None if off-screen.
@@ -64,27 +66,32 @@ def _shifted(rgba: np.ndarray, x_px: float, y_px: float, height: int, width: int
     h, w = rgba.shape[:2]
     ix, iy = int(np.floor(x_px)), int(np.floor(y_px))
     fx, fy = np.float32(x_px - ix), np.float32(y_px - iy)
-    a0, a1 = max(0, -iy), min(h + 1, height - iy)
-    c0, c1 = max(0, -ix), min(w + 1, width - ix)
+    a0, a1 = max(1, -iy), min(h, height - iy)
+    c0, c1 = max(1, -ix), min(w, width - ix)
     if a0 >= a1 or c0 >= c1:
         return None
-    pad = np.pad(rgba, ((1, 1), (1, 1), (0, 0)))
-    sample = ((1 - fy) * ((1 - fx) * pad[a0 + 1:a1 + 1, c0 + 1:c1 + 1] + fx * pad[a0 + 1:a1 + 1, c0:c1])
-              + fy * ((1 - fx) * pad[a0:a1, c0 + 1:c1 + 1] + fx * pad[a0:a1, c0:c1]))
+    band = rgba[a0 - 1:a1]
+    across = (1 - fx) * band[:, c0:c1] + fx * band[:, c0 - 1:c1 - 1]
+    sample = (1 - fy) * across[1:] + fy * across[:-1]
     return slice(iy + a0, iy + a1), slice(ix + c0, ix + c1), sample
 
 
-def _bilinear(atlas: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Sample ``atlas`` (R, U, C) at fractional texel positions ``ys`` (h, 1) and ``xs`` (h, w)."""
-    y0 = np.floor(ys).astype(np.int64)
-    x0 = np.floor(xs).astype(np.int64)
-    wy = (ys - y0).astype(np.float32)[..., None]
+def _sample_ground(atlas: np.ndarray, first_row: float, xs: np.ndarray) -> np.ndarray:
+    """Sample the ground atlas (R, U, C) for consecutive image rows starting at fractional atlas row
+    ``first_row``, at fractional atlas columns ``xs`` (n, W) that differ per row.
+
+    Returns:
+        (n, W, C) float32 bilinear samples.
+    """
+    n = xs.shape[0]
+    a0 = int(np.floor(first_row))
+    fy = np.float32(first_row - a0)
+    rows = atlas[a0:a0 + n] * (1 - fy) + atlas[a0 + 1:a0 + n + 1] * fy
+    x0 = np.clip(np.floor(xs).astype(np.int64), 0, atlas.shape[1] - 2)
     wx = (xs - x0).astype(np.float32)[..., None]
-    y0 = np.clip(y0, 0, atlas.shape[0] - 2)
-    x0 = np.clip(x0, 0, atlas.shape[1] - 2)
-    top = atlas[y0, x0] * (1 - wx) + atlas[y0, x0 + 1] * wx
-    bottom = atlas[y0 + 1, x0] * (1 - wx) + atlas[y0 + 1, x0 + 1] * wx
-    return top * (1 - wy) + bottom * wy
+    flat = rows.reshape(-1, atlas.shape[2])
+    index = x0 + (np.arange(n) * atlas.shape[1])[:, None]
+    return flat[index] * (1 - wx) + flat[index + 1] * wx
 
 
 def _render_frame(scene: Scene, t: int) -> _FrameBuffers:
@@ -104,11 +111,9 @@ def _render_frame(scene: Scene, t: int) -> _FrameBuffers:
     scene_rows = (np.arange(y_first, height, dtype=np.float32) - sy)[:, None]
     speed = ground.speed(scene_rows)
     u = np.arange(width, dtype=np.float32)[None, :] - speed * t - sx
-    sample = _bilinear(ground.rgba, scene_rows - ground.row0, u - ground.col0)
+    sample = _sample_ground(ground.rgba, y_first - sy - ground.row0, u - ground.col0)
     label_rows = np.clip(np.rint(scene_rows[:, 0] - ground.row0).astype(np.int64), 0, len(ground.labels) - 1)
-    labels = np.broadcast_to(ground.labels[label_rows][:, None], sample.shape[:2])
-    buf.over(slice(y_first, height), slice(0, width), sample, labels, _GROUND_ID,
-             np.broadcast_to(speed, sample.shape[:2]))
+    buf.over(slice(y_first, height), slice(0, width), sample, ground.labels[label_rows][:, None], _GROUND_ID, speed)
 
     for index, sprite in enumerate(scene.sprites):
         placed = _shifted(sprite.rgba, sprite.x_px + sprite.vx_px * t + sx, sprite.y_px + sy, height, width)
@@ -118,20 +123,24 @@ def _render_frame(scene: Scene, t: int) -> _FrameBuffers:
     return buf
 
 
-def _visible(surface_t: np.ndarray, pure_t: np.ndarray, surface_ref: np.ndarray, pure_ref: np.ndarray,
-             flow: np.ndarray) -> np.ndarray:
+def _visible(code_t: np.ndarray, code_ref: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """(H, W) bool: the surface at each pixel of frame t is seen, unmixed, at all four bilinear
-    neighbours of x + flow in the reference frame."""
-    height, width = surface_t.shape
+    neighbours of x + flow in the reference frame.
+
+    Args:
+        code_t, code_ref: (H, W) int32 surface id where one surface fills the pixel, else -1.
+        flow: (H, W, 2) backward flow from frame t to the reference.
+    """
+    height, width = code_t.shape
     xs = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
     ys = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
-    inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
-    x0 = np.clip(np.floor(xs).astype(np.int64), 0, width - 1)
-    y0 = np.clip(np.floor(ys).astype(np.int64), 0, height - 1)
-    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
-    ok = inside & pure_t
-    for yy, xx in ((y0, x0), (y0, x1), (y1, x0), (y1, x1)):
-        ok &= (surface_ref[yy, xx] == surface_t) & pure_ref[yy, xx]
+    ok = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1) & (code_t >= 0)
+    x0 = np.clip(np.floor(xs).astype(np.int64), 0, width - 2)
+    y0 = np.clip(np.floor(ys).astype(np.int64), 0, height - 2)
+    index = y0 * width + x0
+    flat = code_ref.ravel()
+    for offset in (0, 1, width, width + 1):
+        ok &= flat[index + offset] == code_t
     return ok
 
 
@@ -145,14 +154,13 @@ def render_scene(scene: Scene) -> dict[str, np.ndarray]:
     T, H, W = scene.length, scene.height, scene.width
     frames = np.empty((T, H, W, 3), np.uint8)
     labels = np.empty((T, H, W), np.uint8)
-    surfaces = np.empty((T, H, W), np.int32)
+    codes = np.empty((T, H, W), np.int32)
     speeds = np.empty((T, H, W), np.float32)
-    pures = np.empty((T, H, W), bool)
     for t in range(T):
         buf = _render_frame(scene, t)
         frames[t] = np.clip(buf.rgb * (255.0 * scene.gain[t]) + 0.5, 0, 255).astype(np.uint8)
         labels[t] = np.where(buf.ambiguous, IGNORE_LABEL, buf.labels)
-        surfaces[t], speeds[t], pures[t] = buf.surface, buf.speed, buf.pure
+        codes[t], speeds[t] = np.where(buf.pure, buf.surface, -1), buf.speed
     out = {"frames": frames, "labels": labels}
     for name, ref_of in (("prev", lambda t: t - 1), ("key", lambda t: 0)):
         flow = np.zeros((T, H, W, 2), np.float32)
@@ -161,6 +169,6 @@ def render_scene(scene: Scene) -> dict[str, np.ndarray]:
             ref = ref_of(t)
             flow[t, ..., 0] = speeds[t] * (ref - t) + (scene.shake_x_px[ref] - scene.shake_x_px[t])
             flow[t, ..., 1] = scene.shake_y_px[ref] - scene.shake_y_px[t]
-            valid[t] = _visible(surfaces[t], pures[t], surfaces[ref], pures[ref], flow[t])
+            valid[t] = _visible(codes[t], codes[ref], flow[t])
         out[f"flow_{name}"], out[f"valid_{name}"] = flow, valid
     return out

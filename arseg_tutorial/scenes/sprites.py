@@ -103,8 +103,8 @@ def paint_pole(rng: np.random.Generator, k: float, height_m: float, lamp: bool) 
 
 
 def paint_sign(rng: np.random.Generator, k: float) -> np.ndarray:
-    """A traffic-sign panel (round, square or diamond) with a white symbol, 0.5-0.7 m across."""
-    size = rng.uniform(0.5, 0.7) * k
+    """A traffic-sign panel (round, square or diamond) with a white symbol, 0.6-0.9 m across."""
+    size = rng.uniform(0.6, 0.9) * k
     c = Canvas(_size(size / k + 0.05, k), _size(size / k + 0.05, k))
     cy = cx = 0.5 * c.width
     kind = rng.integers(3)
@@ -126,15 +126,22 @@ def paint_sign(rng: np.random.Generator, k: float) -> np.ndarray:
     return c.rgba()
 
 
-def paint_fence(rng: np.random.Generator, k: float, length_m: float) -> np.ndarray:
-    """A see-through fence: two rails and thin vertical slats (4-6 cm) every 12-20 cm."""
-    height_m = rng.uniform(1.0, 1.4)
+def paint_fence(rng: np.random.Generator, k: float, length_m: float, railing: bool) -> np.ndarray:
+    """A see-through fence: rails and thin vertical slats; a metal ``railing`` has sparser, thinner bars."""
+    height_m = rng.uniform(0.9, 1.1) if railing else rng.uniform(1.0, 1.6)
     c = Canvas(_size(height_m, k), _size(length_m, k))
-    color = np.array([(0.20, 0.30, 0.20), (0.40, 0.30, 0.22), (0.50, 0.50, 0.52)][rng.integers(3)], np.float32)
-    slats = periodic_coverage(c.xs, rng.uniform(0.12, 0.2) * k, rng.uniform(0.04, 0.06) * k)
-    c.paint(slats[None, :] * np.ones((c.height, 1), np.float32), color)
-    for y_m in (0.12, height_m - 0.15):
-        c.paint(rect(c.ys, c.xs, y_m * k, 0.0, (y_m + 0.06) * k, length_m * k), color * 0.8)
+    palette = [(0.25, 0.32, 0.25), (0.45, 0.33, 0.22), (0.55, 0.55, 0.57), (0.70, 0.68, 0.62)]
+    color = np.array(palette[rng.integers(len(palette))], np.float32)
+    if railing:
+        period, slat = rng.uniform(0.12, 0.18), rng.uniform(0.03, 0.05)
+    else:
+        period = rng.uniform(0.12, 0.2)
+        slat = period * rng.uniform(0.45, 0.85)
+    wood = _textured(color, value_noise(rng, c.height, c.width, max(0.3 * k, 3.0)), 0.12)
+    slats = periodic_coverage(c.xs, period * k, slat * k)
+    c.paint(slats[None, :] * rect(c.ys, c.xs, 0.05 * k, 0.0, height_m * k, length_m * k), wood)
+    for y_m in (0.15, height_m - 0.12):
+        c.paint(rect(c.ys, c.xs, y_m * k, 0.0, (y_m + 0.07) * k, length_m * k), color * 0.8)
     for x_m in np.arange(0.0, length_m, 2.0):
         c.paint(rect(c.ys, c.xs, 0.0, x_m * k, height_m * k, (x_m + 0.08) * k), color * 0.7)
     return c.rgba()
@@ -205,7 +212,7 @@ def paint_cyclist(rng: np.random.Generator, k: float, facing_right: bool) -> np.
         c.paint(capsule(c.yy, c.xx, p, q, 0.04 * k), frame)
     shirt, trousers = CLOTH_COLORS[rng.integers(len(CLOTH_COLORS), size=2)]
     hip = (seat[0] - 0.05 * k, seat[1])
-    shoulder = (hip[0] - 0.55 * k, hip[1] + 0.35 * (bar[1] - hip[1]))
+    shoulder = (hip[0] - 0.48 * k, hip[1] + 0.35 * (bar[1] - hip[1]))
     c.paint(capsule(c.yy, c.xx, hip, crank, 0.12 * k), trousers)
     c.paint(capsule(c.yy, c.xx, hip, shoulder, 0.3 * k), shirt)
     c.paint(capsule(c.yy, c.xx, shoulder, bar, 0.07 * k), shirt * 0.85)
