@@ -7,6 +7,8 @@ future vectors (``source > 0``) to the next one. Composition (DESIGN §3), sampl
     F(t -> key)(x) = F(t -> a)(x) + F(a -> key)(x + F(t -> a)(x)),
 
 valid where the step is valid and the anchor's chained flow is valid at the landing point.
+The formula is applied everywhere (one-step holes carry zero motion, DESIGN §2), so where
+``valid`` is False the flow is still the chain's best guess rather than zero.
 A B-frame uses its past chain where valid and falls back to the future chain elsewhere (only if
 the next anchor is a P-frame of the same GOP).
 """
@@ -49,9 +51,7 @@ def compose(step_flow: np.ndarray, step_valid: np.ndarray, ref_flow: np.ndarray,
     """
     sampled = warp(ref_flow, step_flow, "bilinear")
     landed = warp(ref_valid.astype(np.float32), step_flow, "bilinear") > 0.5
-    valid = step_valid & landed
-    flow = np.where(valid[..., None], step_flow + sampled, 0.0).astype(np.float32)
-    return flow, valid
+    return (step_flow + sampled).astype(np.float32), step_valid & landed
 
 
 def step_flow(video: Video, t: int, direction: Direction = "past") -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +85,8 @@ def flow_to_keyframe(video: Video, t: int) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         flow: (H, W, 2) float32 in pixels, x first:
             ``frame[t](x, y) ~ frame[key](x + flow[..., 0], y + flow[..., 1])``; zeros at I-frames.
-        valid: (H, W) bool, False where the chain meets an intra block or leaves the frame.
+        valid: (H, W) bool, False where the chain meets an intra block or leaves the frame
+            (the flow there is the chaining formula's guess, built from zero-motion holes).
 
     Raises:
         IntraOnlyVideoError: every frame is an I-frame. NoMotionVectorsError: no vectors.
