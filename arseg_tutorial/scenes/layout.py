@@ -177,11 +177,11 @@ def _add_traffic(rng, place: _Placer) -> tuple[tuple[float, bool], ...]:
     lines.append((geo.near_curb_m + 0.3, False))
     for i, z in enumerate(lanes):
         direction = 1.0 if i < (len(lanes) + 1) // 2 else -1.0
-        v = direction * rng.uniform(0.05, 0.25)
+        v = direction * rng.uniform(0.04, 0.2)
         for _ in range(min(rng.poisson(1.0), 3)):
             place.add(paint.paint_car(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 4.5),
                       z + rng.uniform(-0.4, 0.4), CAR, v)
-    for _ in range(rng.choice([0, 1, 1, 2])):
+    for _ in range(rng.choice([0, 1, 1, 2, 2])):
         z = bike_lane if rng.random() < 0.5 else rng.choice(lanes) + rng.uniform(0.6, 1.2)
         v = rng.choice([-1.0, 1.0]) * rng.uniform(0.06, 0.15)
         place.add(paint.paint_cyclist(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 1.8), z, BICYCLIST, v)

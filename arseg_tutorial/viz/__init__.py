@@ -1,1 +1,201 @@
-"""viz (filled in by its issue)."""
+"""Shared figure helpers: label colours and legend, the optical-flow colour wheel, small multiples.
+
+Introduced in notebook 00 and used by every notebook. Segmentation maps are always drawn with the
+one palette of ``arseg_tutorial.scenes`` (ignore = black) and a class legend; optical flow with the
+standard colour wheel (hue = direction, saturation = magnitude; Baker et al., Middlebury).
+Topic-specific figures live beside this module (``viz.codec``, ``viz.models``, ``viz.training``).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from arseg_tutorial.scenes.classes import CLASS_NAMES, IGNORE_COLOR, IGNORE_LABEL, NUM_CLASSES, PALETTE
+
+__all__ = ["colorize_labels", "class_legend_handles", "add_class_legend", "flow_to_rgb", "flow_wheel",
+           "show_images", "plot_clip_overview"]
+
+
+def colorize_labels(labels: np.ndarray) -> np.ndarray:
+    """Colour a label map with the project palette.
+
+    Introduced in notebook 00.
+
+    Args:
+        labels: (..., H, W) integer class indices 0..10, or 255 (ignore, drawn black).
+    Returns:
+        (..., H, W, 3) uint8 RGB.
+    Raises:
+        ValueError: non-integer labels or values that are neither a class nor 255.
+    """
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers (class indices), got dtype {labels.dtype}; "
+                         "take argmax over the class axis of scores first")
+    bad = (labels != IGNORE_LABEL) & ((labels < 0) | (labels >= NUM_CLASSES))
+    if bad.any():
+        raise ValueError(f"labels contain {np.unique(labels[bad])[:5].tolist()}: valid values are "
+                         f"0..{NUM_CLASSES - 1} and {IGNORE_LABEL} (ignore)")
+    lut = np.zeros((256, 3), np.uint8)
+    lut[:NUM_CLASSES] = PALETTE
+    lut[IGNORE_LABEL] = IGNORE_COLOR
+    return lut[labels.astype(np.uint8)]
+
+
+def class_legend_handles(classes: Sequence[int] | None = None, ignore: bool = True) -> list[Patch]:
+    """Legend patches for ``classes`` (default: all 11), plus the ignore colour if ``ignore``.
+
+    Introduced in notebook 00.
+    """
+    chosen = range(NUM_CLASSES) if classes is None else classes
+    handles = [Patch(facecolor=PALETTE[c] / 255.0, edgecolor="none", label=CLASS_NAMES[c]) for c in chosen]
+    if ignore:
+        handles.append(Patch(facecolor=np.array(IGNORE_COLOR) / 255.0, edgecolor="none", label="ignore (255)"))
+    return handles
+
+
+def add_class_legend(target, classes: Sequence[int] | None = None, ignore: bool = True, **legend_kwargs):
+    """Add the class legend to an Axes (to its right) or to a Figure (below the panels).
+
+    Introduced in notebook 00.
+
+    Args:
+        target: a matplotlib Axes or Figure.
+        classes: class indices to list (default all); ignore: also list the ignore colour.
+        legend_kwargs: passed to ``legend`` (override placement, font size, ...).
+    Returns:
+        The matplotlib Legend.
+    """
+    handles = class_legend_handles(classes, ignore)
+    if isinstance(target, Figure):
+        options = dict(loc="lower center", ncol=min(len(handles), 6), fontsize="small", frameon=False,
+                       bbox_to_anchor=(0.5, -0.02))
+        options.update(legend_kwargs)
+        return target.legend(handles=handles, **options)
+    options = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    options.update(legend_kwargs)
+    return target.legend(handles=handles, **options)
+
+
+def _colour_wheel() -> np.ndarray:
+    """(55, 3) float colours of the Middlebury flow wheel (red, yellow, green, cyan, blue, magenta)."""
+    segments = ((15, (255, 0, 0), (255, 255, 0)), (6, (255, 255, 0), (0, 255, 0)), (4, (0, 255, 0), (0, 255, 255)),
+                (11, (0, 255, 255), (0, 0, 255)), (13, (0, 0, 255), (255, 0, 255)), (6, (255, 0, 255), (255, 0, 0)))
+    rows = []
+    for n, start, end in segments:
+        ramp = np.arange(n)[:, None] / n
+        rows.append((1 - ramp) * np.array(start) + ramp * np.array(end))
+    return np.concatenate(rows) / 255.0
+
+
+def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """Colour optical flow: hue = direction, saturation = magnitude (white = no motion).
+
+    Introduced in notebook 00.
+
+    Args:
+        flow: (..., H, W, 2) flow in pixels, (dx, dy).
+        max_magnitude: magnitude (px) drawn fully saturated; default the largest in ``flow``.
+    Returns:
+        (..., H, W, 3) uint8 RGB.
+    """
+    flow = np.asarray(flow, np.float32)
+    if flow.shape[-1] != 2:
+        raise ValueError(f"flow must end in a (dx, dy) axis of size 2, got shape {flow.shape}")
+    dx, dy = flow[..., 0], flow[..., 1]
+    magnitude = np.hypot(dx, dy)
+    scale = float(magnitude.max()) if max_magnitude is None else float(max_magnitude)
+    radius = np.clip(magnitude / max(scale, 1e-6), 0.0, 1.0)
+    wheel = _colour_wheel()
+    position = (np.arctan2(-dy, -dx) / np.pi + 1.0) / 2.0 * (len(wheel) - 1)
+    i0 = np.floor(position).astype(np.int64)
+    frac = (position - i0)[..., None]
+    colour = (1 - frac) * wheel[i0] + frac * wheel[(i0 + 1) % len(wheel)]
+    rgb = 1.0 - radius[..., None] * (1.0 - colour)
+    return (255.0 * rgb + 0.5).astype(np.uint8)
+
+
+def flow_wheel(ax, max_magnitude: float, size: int = 101) -> None:
+    """Draw the flow colour key into ``ax`` (an inset is a good place), labelled in pixels.
+
+    Introduced in notebook 00.
+    """
+    axis = np.linspace(-max_magnitude, max_magnitude, size, dtype=np.float32)
+    grid = np.stack(np.meshgrid(axis, axis), -1)
+    image = flow_to_rgb(grid, max_magnitude)
+    image[np.hypot(grid[..., 0], grid[..., 1]) > max_magnitude] = 255
+    ax.imshow(image, extent=(-max_magnitude, max_magnitude, max_magnitude, -max_magnitude))
+    ax.set_xlabel("dx (px)", fontsize="x-small")
+    ax.set_ylabel("dy (px)", fontsize="x-small")
+    ax.tick_params(labelsize="xx-small")
+    ax.set_title("flow key", fontsize="x-small")
+
+
+def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int | None = None,
+                panel_size: float = 3.0, suptitle: str | None = None, cmap: str | None = None) -> tuple[Figure, np.ndarray]:
+    """Small multiples: images on a grid with titles, pixel axes labelled on the outer panels.
+
+    Introduced in notebook 00.
+
+    Args:
+        images: each (H, W, 3) uint8/float RGB or (H, W) scalar (drawn with ``cmap``).
+        titles: one per image; ncols: panels per row (default all in one row, at most 4).
+        panel_size: inches per panel width; suptitle: figure title.
+    Returns:
+        (figure, 2-D array of axes).
+    """
+    if len(images) == 0:
+        raise ValueError("show_images needs at least one image")
+    ncols = ncols or min(len(images), 4)
+    nrows = -(-len(images) // ncols)
+    height, width = np.asarray(images[0]).shape[:2]
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, constrained_layout=True,
+                             figsize=(panel_size * ncols, panel_size * nrows * height / width + 0.6))
+    for index, ax in enumerate(axes.flat):
+        if index >= len(images):
+            ax.axis("off")
+            continue
+        ax.imshow(images[index], cmap=cmap)
+        if titles is not None:
+            ax.set_title(titles[index], fontsize="small")
+        row, col = divmod(index, ncols)
+        ax.set_xlabel("x (px)" if row == nrows - 1 else "", fontsize="x-small")
+        ax.set_ylabel("y (px)" if col == 0 else "", fontsize="x-small")
+        ax.tick_params(labelsize="xx-small")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig, axes
+
+
+def plot_clip_overview(clip, times: Sequence[int] | None = None, panel_size: float = 2.6) -> Figure:
+    """Frames, labels, flow to the keyframe and its visibility mask of a generated clip, one column
+    per time step (small multiples), with the class legend and the flow key.
+
+    Introduced in notebook 00.
+
+    Args:
+        clip: an ``arseg_tutorial.scenes.Clip``.
+        times: frame indices to show (default first, middle, last).
+    """
+    T = clip.frames.shape[0]
+    times = list(times) if times is not None else sorted({0, T // 2, T - 1})
+    max_flow = max(float(np.abs(clip.flow_key[times]).max()), 1.0)
+    rows = [("frame", lambda t: clip.frames[t]), ("labels", lambda t: colorize_labels(clip.labels[t])),
+            ("flow to frame 0", lambda t: flow_to_rgb(clip.flow_key[t], max_flow)),
+            ("visible in frame 0", lambda t: np.where(clip.valid_key[t][..., None], 235, 60).astype(np.uint8)
+             .repeat(3, -1))]
+    images = [draw(t) for _, draw in rows for t in times]
+    titles = [f"{name}, t = {t}" for name, _ in rows for t in times]
+    fig, axes = show_images(images, titles, ncols=len(times), panel_size=panel_size,
+                            suptitle=f"generated clip (seed {clip.seed}): {T} frames of "
+                                     f"{clip.frames.shape[1]}x{clip.frames.shape[2]} px")
+    add_class_legend(axes[1, -1], ignore=True, fontsize="x-small")
+    flow_wheel(axes[2, -1].inset_axes([1.05, 0.1, 0.45, 0.8]), max_flow)
+    axes[3, -1].legend(handles=[Patch(facecolor="#ebebeb", label="visible (valid)"),
+                                Patch(facecolor="#3c3c3c", label="occluded / edge / outside")],
+                       loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", frameon=False)
+    return fig
