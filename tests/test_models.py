@@ -97,7 +97,7 @@ def test_forward_with_reference_needs_creff_and_outputs_the_hr_size():
     out = lr.train()(torch.randn(2, 3, 32, 48), reference=reference)   # BiSeNet trains with N >= 2
     assert out.logits.shape == (2, 3, 64, 96)
     assert out.feature.shape == reference.shape
-    assert [a.shape for a in out.aux] == [(2, 3, 32, 48)] * 2
+    assert [a.shape for a in out.aux] == [(2, 3, 64, 96)] * 2      # aux maps follow the main logits
 
 
 def test_build_model_rejects_bad_arguments():

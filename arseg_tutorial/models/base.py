@@ -19,8 +19,8 @@ class TrainOutput(NamedTuple):
     Attributes:
         logits: (N, K, H, W) main segmentation logits at the input size (after CReFF when a
             reference was given).
-        aux: auxiliary outputs, model-specific: BiSeNet18 -> two (N, K, H, W) logit maps (heads on
-            the 1/8 and 1/16 context-path features, for OHEM losses 1:1:1); PSPNet18 -> one (N, K)
+        aux: auxiliary outputs, model-specific: BiSeNet18 -> two (N, K, H, W) logit maps at the size
+            of ``logits`` (heads on the 1/8 and 1/16 context-path features, for OHEM losses 1:1:1); PSPNet18 -> one (N, K)
             class-presence logit vector (for a BCE loss).
         feature: the (N, C, h, w) feature the classifier saw (the fused feature when a reference
             was given), for the explicit FST loss.
@@ -138,7 +138,8 @@ class TwoPhaseSegmenter(nn.Module):
                 reference grid times ``output_stride`` (the HR frame size) with one.
         Returns:
             In eval mode: (N, K, H, W) logits. In training mode: a ``TrainOutput`` (main logits,
-            model-specific aux outputs at the input size, the feature the classifier saw).
+            model-specific aux outputs (maps at the size of the main logits), the feature the
+            classifier saw).
         """
         _check_images(x)
         input_size = (x.shape[-2], x.shape[-1])
@@ -149,7 +150,7 @@ class TwoPhaseSegmenter(nn.Module):
         logits = self.classify(fused, output_size)
         if not self.training:
             return logits
-        return TrainOutput(logits, self._aux_outputs(aux_inputs, input_size), fused)
+        return TrainOutput(logits, self._aux_outputs(aux_inputs, tuple(logits.shape[-2:])), fused)
 
 
 def _check_images(x: Tensor) -> None:
