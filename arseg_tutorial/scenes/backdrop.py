@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from arseg_tutorial.scenes.classes import PAVEMENT, ROAD
-from arseg_tutorial.scenes.shapes import box_coverage, soften, fractal_noise, periodic_coverage
+from arseg_tutorial.scenes.shapes import box_coverage, fractal_noise, grain, periodic_coverage, soften
+from arseg_tutorial.scenes.sprites import GRAIN
 
 
 @dataclass
@@ -96,8 +97,8 @@ def paint_ground(rng: np.random.Generator, geo: StreetGeometry, row0: int, rows:
     slabs = np.array([0.62, 0.60, 0.56], np.float32) * rng.uniform(0.85, 1.1)
     base = np.where((labels == ROAD)[:, None], asphalt, slabs)[:, None, :]
     coarse = fractal_noise(rng, rows, cols, 0.06 * geo.focal_px, 2, aspect=0.3)
-    fine = fractal_noise(rng, rows, cols, 6.0, 2, aspect=0.5)
-    rgb = base * (1.0 + 0.10 * coarse + 0.06 * fine)[..., None]
+    fine = grain(rng, rows, cols, aspect=0.7)
+    rgb = base * (1.0 + 0.10 * coarse + 1.5 * GRAIN * fine)[..., None]
     joints = periodic_coverage(x_px, 1.2 / px_m, 0.03 / px_m, rng.uniform(0, 1.2) / px_m)
     joints = joints * (labels == PAVEMENT)[:, None] * np.clip(geo.k(1.0) / depth / 8.0, 0.0, 1.0)
     rgb = rgb * (1.0 - 0.25 * joints[..., None])

@@ -112,8 +112,13 @@ def _render_frame(scene: Scene, t: int) -> _FrameBuffers:
     speed = ground.speed(scene_rows)
     u = np.arange(width, dtype=np.float32)[None, :] - speed * t - sx
     sample = _sample_ground(ground.rgba, y_first - sy - ground.row0, u - ground.col0)
-    label_rows = np.clip(np.rint(scene_rows[:, 0] - ground.row0).astype(np.int64), 0, len(ground.labels) - 1)
+    atlas_rows = scene_rows[:, 0] - ground.row0
+    label_rows = np.clip(np.rint(atlas_rows).astype(np.int64), 0, len(ground.labels) - 1)
     buf.over(slice(y_first, height), slice(0, width), sample, ground.labels[label_rows][:, None], _GROUND_ID, speed)
+    lower = np.clip(np.floor(atlas_rows).astype(np.int64), 0, len(ground.labels) - 2)
+    straddle = np.flatnonzero(ground.labels[lower] != ground.labels[lower + 1]) + y_first
+    buf.ambiguous[straddle] = True
+    buf.pure[straddle] = False
 
     for index, sprite in enumerate(scene.sprites):
         placed = _shifted(sprite.rgba, sprite.x_px + sprite.vx_px * t + sx, sprite.y_px + sy, height, width)

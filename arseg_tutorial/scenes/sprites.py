@@ -11,8 +11,11 @@ import math
 
 import numpy as np
 
-from arseg_tutorial.scenes.shapes import (Canvas, capsule, disc, fractal_noise, periodic_coverage, rect,
+from arseg_tutorial.scenes.shapes import (Canvas, capsule, disc, fractal_noise, grain, periodic_coverage, rect,
                                           ring, rounded_box, value_noise)
+
+GRAIN = 0.15
+"""Relative amplitude of the pixel-scale grain on facades and the ground."""
 
 BUILDING_COLORS = np.array([(0.62, 0.33, 0.25), (0.78, 0.70, 0.58), (0.55, 0.55, 0.57), (0.70, 0.58, 0.45),
                             (0.45, 0.40, 0.38), (0.82, 0.78, 0.70), (0.52, 0.30, 0.28)], np.float32)
@@ -37,7 +40,7 @@ def paint_building(rng: np.random.Generator, k: float, width_m: float, height_m:
     c = Canvas(_size(height_m, k), _size(width_m, k))
     w_px, h_px = width_m * k, height_m * k
     base = BUILDING_COLORS[rng.integers(len(BUILDING_COLORS))] * rng.uniform(0.85, 1.1)
-    tex = fractal_noise(rng, c.height, c.width, 1.5 * k, 3) * 0.08
+    tex = fractal_noise(rng, c.height, c.width, 1.5 * k, 3) * 0.08 + GRAIN * grain(rng, c.height, c.width)
     course_px = rng.uniform(0.22, 0.32) * k
     if course_px >= 5.0 and rng.random() < 0.6:
         tex = tex - 0.07 * periodic_coverage(c.ys, course_px, max(0.8, 0.025 * k))[:, None]
@@ -153,7 +156,7 @@ def paint_car(rng: np.random.Generator, k: float, facing_right: bool) -> np.ndar
     c = Canvas(_size(height, k), _size(length, k))
     L, Hh = length * k, height * k
     base = CAR_COLORS[rng.integers(len(CAR_COLORS))] * rng.uniform(0.85, 1.1)
-    paint = _textured(base, value_noise(rng, c.height, c.width, 0.8 * k), 0.06)
+    paint = _textured(base, value_noise(rng, c.height, c.width, 0.8 * k) + 0.5 * grain(rng, c.height, c.width), 0.06)
     paint = paint * (1.0 + 0.25 * np.exp(-((c.yy - 0.45 * Hh) / (0.08 * Hh + 1)) ** 2))[..., None]
     c.paint(rounded_box(c.yy, c.xx, 0.55 * Hh - 0.22 * k, 0.0, Hh - 0.18 * k, L, 0.25 * k), np.clip(paint, 0, 1))
     cab_l, cab_r = (0.22, 0.78) if rng.random() < 0.5 else (0.28, 0.72)
