@@ -1,0 +1,209 @@
+"""Figures about the networks: cost vs LR scale, per-class loss of resolution, features as RGB,
+and CReFF's attention windows.
+
+Introduced in notebook 03 (cost, resolution) and notebook 04 (features, attention).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from arseg_tutorial.scenes.classes import CLASS_NAMES, PALETTE, THIN_CLASSES
+from arseg_tutorial.viz import add_class_legend, colorize_labels
+
+
+def plot_cost_vs_scale(scales: Sequence[float], measured_gmacs: Sequence[float], hr_gmacs: float,
+                       latency_ms: Sequence[float] | None = None, title: str = "") -> Figure:
+    """GMACs (and optionally measured latency) of the LR network against the scale s.
+
+    Introduced in notebook 03. The dashed line is the s^2 law, hr_gmacs * s^2.
+
+    Args:
+        scales: LR scales s.
+        measured_gmacs: GMACs counted at each scale.
+        hr_gmacs: GMACs at s = 1.
+        latency_ms: optional measured CPU latency at each scale (second panel).
+    """
+    ncols = 1 if latency_ms is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.8), constrained_layout=True, squeeze=False)
+    ax = axes[0, 0]
+    grid = np.linspace(min(scales), 1.0, 100)
+    ax.plot(grid, hr_gmacs * grid**2, "--", color="0.4", label=r"HR GMACs $\times s^2$")
+    ax.plot(scales, measured_gmacs, "o", color="#0072B2", label="counted (FlopCounterMode / 2)")
+    ax.set(xlabel="LR scale s", ylabel="GMACs per frame", title="cost of one LR frame vs scale")
+    ax.legend(fontsize="small")
+    if latency_ms is not None:
+        ax = axes[0, 1]
+        full_ms = latency_ms[int(np.argmax(scales))] / max(scales) ** 2
+        ax.plot(grid, full_ms * grid**2, "--", color="0.4", label=r"$s^2$ law through the largest s")
+        ax.plot(scales, latency_ms, "s", color="#D55E00", label="measured CPU latency (median)")
+        ax.set(xlabel="LR scale s", ylabel="ms per frame", title="measured latency vs scale")
+        ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_iou_vs_scale(scales: Sequence[float], iou: np.ndarray, class_names: Sequence[str] = CLASS_NAMES,
+                      thin_classes: Sequence[int] = THIN_CLASSES, title: str = "") -> Figure:
+    """Per-class IoU (%) of labels after down/up sampling, against the scale; thin classes solid.
+
+    Introduced in notebook 03.
+
+    Args:
+        scales: LR scales s.
+        iou: (len(scales), K) IoU in [0, 1] (NaN = class absent).
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    for c, name in enumerate(class_names):
+        if np.all(np.isnan(iou[:, c])):
+            continue
+        thin = c in thin_classes
+        ax.plot(scales, 100 * iou[:, c], "o-" if thin else "o--", color=PALETTE[c] / 255.0,
+                lw=2.2 if thin else 1.0, label=f"{name}{' (thin)' if thin else ''}")
+    ax.set(xlabel="LR scale s", ylabel="IoU after down/up sampling (%)", ylim=(0, 101),
+           title=title or "what each class loses at low resolution (perfect LR labels)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return fig
+
+
+def plot_resolution_state(state: dict, frame: np.ndarray, model_name: str, cost_size: tuple[int, int],
+                          gop_length: int) -> Figure:
+    """One state of the LR-scale explorer: frame at scale s, labels after the round trip, GMACs bars.
+
+    Introduced in notebook 03 (``ResolutionExplorer.figure``).
+    """
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True,
+                             gridspec_kw={"width_ratios": [1, 1, 1, 0.9]})
+    h, w = state["lr_size"]
+    panels = [(frame, "original frame"), (state["frame_back"], f"frame at s = {state['lr_scale']:.2f} "
+                                                              f"({h}x{w} px), upsampled"),
+              (colorize_labels(state["labels_back"]),
+               f"labels down/up: {100 * state['pixel_accuracy']:.1f} % pixels kept")]
+    for ax, (image, name) in zip(axes[:3], panels):
+        ax.imshow(image)
+        ax.set(title=name, xlabel="x (px)", ylabel="y (px)")
+        ax.title.set_fontsize("small")
+    add_class_legend(fig, ignore=True, ncol=6, bbox_to_anchor=(0.38, -0.12))
+    ax = axes[3]
+    names = ["HR frame", "LR frame", "LR + CReFF", f"GOP average\n(L = {gop_length})"]
+    values = [state["hr_gmacs"], state["lr_gmacs"], state["nonkeyframe_gmacs"], state["gop_gmacs"]]
+    bars = ax.bar(range(4), values, color=["#332288", "#88CCEE", "#44AA99", "#E69F00"], label=names)
+    ax.bar_label(bars, fmt="%.1f", fontsize="x-small")
+    ax.set_xticks(range(4), names, fontsize="x-small", rotation=20)
+    ax.set(ylabel="GMACs per frame", title=f"{model_name} at {cost_size[0]}x{cost_size[1]}: "
+                                           f"saving {100 * state['saving']:.1f} %")
+    ax.title.set_fontsize("small")
+    return fig
+
+
+def pca_rgb(features: Sequence[torch.Tensor | np.ndarray]) -> list[np.ndarray]:
+    """Project several (C, h, w) feature maps onto the same 3 principal components, as RGB.
+
+    Introduced in notebook 04. One PCA is fitted on all maps together, so a colour means the same
+    feature direction in every map; each component is scaled to [0, 1] by its 1st-99th percentile.
+
+    Returns:
+        One (h, w, 3) float array in [0, 1] per input.
+    """
+    arrays = [np.asarray(f.detach().cpu() if isinstance(f, torch.Tensor) else f, np.float64) for f in features]
+    channels = arrays[0].shape[0]
+    if any(a.ndim != 3 or a.shape[0] != channels for a in arrays):
+        raise ValueError("pca_rgb expects (C, h, w) maps with the same C; drop the batch axis first")
+    pixels = np.concatenate([a.reshape(channels, -1).T for a in arrays])
+    mean = pixels.mean(0)
+    _, _, vt = np.linalg.svd(pixels - mean, full_matrices=False)
+    projected = (pixels - mean) @ vt[:3].T
+    if projected.shape[1] < 3:
+        projected = np.pad(projected, ((0, 0), (0, 3 - projected.shape[1])))
+    low, high = np.percentile(projected, 1, axis=0), np.percentile(projected, 99, axis=0)
+    rgb = np.clip((projected - low) / np.maximum(high - low, 1e-12), 0, 1)
+    out, start = [], 0
+    for a in arrays:
+        n = a.shape[1] * a.shape[2]
+        out.append(rgb[start:start + n].reshape(a.shape[1], a.shape[2], 3))
+        start += n
+    return out
+
+
+def plot_feature_pca(images: Sequence[np.ndarray], titles: Sequence[str], suptitle: str) -> Figure:
+    """Frames and PCA-coloured feature maps side by side (feature maps drawn over the image extent).
+
+    Introduced in notebook 04. Images of different sizes share the frame's extent so that the
+    pixel axes (image pixels) line up.
+    """
+    height, width = images[0].shape[:2]
+    fig, axes = plt.subplots(1, len(images), figsize=(3.3 * len(images), 3.3 * height / width + 0.9),
+                             constrained_layout=True)
+    for ax, image, name in zip(np.atleast_1d(axes), images, titles):
+        ax.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
+        ax.set(title=name, xlabel="x (image px)", ylabel="y (image px)")
+        ax.title.set_fontsize("small")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_feature: tuple[int, int],
+                          stride_px: float, title: str) -> None:
+    """Draw a k x k attention window over an image: one translucent square per window position.
+
+    Introduced in notebook 04.
+
+    Args:
+        ax: matplotlib Axes.
+        image: (H, W, 3) the frame the window is drawn over (the keyframe).
+        weights: (k, k) softmax weights of one pixel (row-major window, as the ops use).
+        centre_feature: (row, col) of the query pixel on the feature grid.
+        stride_px: image pixels per feature pixel.
+    """
+    k = weights.shape[0]
+    r = k // 2
+    ax.imshow(image)
+    cmap = plt.get_cmap("magma")
+    top = weights.max()
+    for i in range(k):
+        for j in range(k):
+            y, x = centre_feature[0] + i - r, centre_feature[1] + j - r
+            alpha = 0.15 + 0.75 * weights[i, j] / top
+            ax.add_patch(Rectangle((x * stride_px - 0.5, y * stride_px - 0.5), stride_px, stride_px,
+                                   facecolor=cmap(weights[i, j] / top), alpha=alpha, edgecolor="none"))
+    cy, cx = centre_feature
+    ax.add_patch(Rectangle((cx * stride_px - 0.5, cy * stride_px - 0.5), stride_px, stride_px, fill=False,
+                           edgecolor="cyan", lw=1.5, label="query pixel"))
+    ax.set(title=title, xlabel="x (px)", ylabel="y (px)", xlim=(-0.5, image.shape[1] - 0.5),
+           ylim=(image.shape[0] - 0.5, -0.5))
+    ax.title.set_fontsize("small")
+
+
+def plot_attention_state(state: dict) -> Figure:
+    """One state of the attention explorer: the window on the keyframe, on the current frame, and
+    the k x k weights as a heat map.
+
+    Introduced in notebook 04 (``AttentionExplorer.figure``).
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9), constrained_layout=True,
+                             gridspec_kw={"width_ratios": [1, 1, 0.7]})
+    mode = "aligned with motion vectors" if state["aligned"] else "unaligned (zero flow)"
+    k = state["kernel"]
+    draw_attention_window(axes[0], state["keyframe_warped"], state["weights"], state["pixel_feature"],
+                          state["stride_px"], f"{k}x{k} attention on the warped keyframe ({mode})")
+    axes[1].imshow(state["frame"])
+    y, x = state["pixel_px"]
+    axes[1].plot([x], [y], "c+", ms=14, mew=2, label="query pixel")
+    axes[1].set(title=f"current frame (d = {state['distance']})", xlabel="x (px)", ylabel="y (px)")
+    axes[1].legend(loc="lower right", fontsize="x-small")
+    axes[1].title.set_fontsize("small")
+    im = axes[2].imshow(state["weights"], cmap="magma", vmin=0)
+    offsets = np.arange(k) - k // 2
+    axes[2].set_xticks(range(k), offsets)
+    axes[2].set_yticks(range(k), offsets)
+    axes[2].set(title=f"weights (max {state['weights'].max():.2f}, uniform {1 / k**2:.3f})",
+                xlabel="window dx (feature px)", ylabel="window dy (feature px)")
+    axes[2].title.set_fontsize("small")
+    fig.colorbar(im, ax=axes[2], label="softmax weight")
+    return fig

@@ -1,0 +1,101 @@
+"""The pure cores of notebook 03's resolution explorer and notebook 04's attention explorer."""
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("agg")
+
+from arseg_tutorial.config import get_profile  # noqa: E402
+from arseg_tutorial.viz.models import pca_rgb  # noqa: E402
+from arseg_tutorial.widgets.attention import (  # noqa: E402
+    AttentionExplorer, DemoModel, creff_with_kernel, make_encoded_pair,
+)
+from arseg_tutorial.widgets.resolution import (  # noqa: E402
+    ResolutionExplorer, resample_image, resample_labels, roundtrip_iou,
+)
+
+
+def test_resample_labels_keeps_wide_regions_and_loses_a_thin_line():
+    labels = np.zeros((40, 60), np.uint8)
+    labels[:, 30] = 2                       # a 1-px pole
+    labels[20:, :] = np.where(labels[20:, :] == 2, 2, 3)
+    assert np.array_equal(resample_labels(labels, 1.0), labels)
+    half = resample_labels(labels, 0.5)
+    assert half.shape == labels.shape
+    iou = roundtrip_iou(labels[None], (1.0, 0.5, 0.25), num_classes=4)
+    assert iou[0, 2] == 1.0 and iou[0, 3] == 1.0
+    assert iou[2, 2] < 0.6 < iou[2, 3]      # the pole loses more than the road
+    assert np.isnan(iou[0, 1])              # absent class
+
+
+def test_resample_image_shapes():
+    frame = np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    small, back = resample_image(frame, 0.5)
+    assert small.shape == (15, 20, 3) and back.shape == frame.shape and back.dtype == np.uint8
+
+
+def test_resolution_explorer_update_reports_costs_and_accuracy():
+    frame = np.zeros((32, 48, 3), np.uint8)
+    labels = np.zeros((32, 48), np.uint8)
+    labels[:, 10] = 2
+    explorer = ResolutionExplorer(frame, labels, cost_size=(64, 96), net_width=0.125)
+    state = explorer.update(0.5)
+    assert state["lr_frame"].shape == (16, 24, 3)
+    assert state["labels_back"].shape == labels.shape
+    assert 0.9 < state["pixel_accuracy"] < 1.0
+    assert state["lr_gmacs"] < state["nonkeyframe_gmacs"] < state["hr_gmacs"]
+    assert state["saving"] == pytest.approx(1 - state["gop_gmacs"] / state["hr_gmacs"])
+    assert explorer.update(1.0)["pixel_accuracy"] == 1.0
+
+
+def test_pca_rgb_shares_one_projection():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(5, 4, 6, generator=g)
+    images = pca_rgb([a, a.clone()])
+    assert images[0].shape == (4, 6, 3)
+    np.testing.assert_allclose(images[0], images[1])
+    assert images[0].min() >= 0 and images[0].max() <= 1
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    from arseg_tutorial.models import ARSeg, build_model
+
+    torch.manual_seed(0)
+    model = ARSeg(build_model("bisenet18", 11, width=0.125), build_model("bisenet18", 11, width=0.125), 0.5)
+    pair = make_encoded_pair(3, 120, 160, gop_length=4)
+    return AttentionExplorer(DemoModel(model.eval(), False, "untrained"), pair)
+
+
+def test_attention_explorer_update(explorer):
+    state = explorer.update(60, 80, kernel=5, aligned=True)
+    assert state["weights"].shape == (5, 5)
+    assert state["weights"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert state["pixel_feature"] == (60 // 8, 80 // 8) and state["stride_px"] == 8
+    assert 0 < state["entropy"] <= np.log(25) + 1e-6
+    unaligned = explorer.update(60, 80, kernel=5, aligned=False)
+    assert unaligned["keyframe_warped"] is explorer.pair.keyframe
+    with pytest.raises(ValueError, match="kernel"):
+        explorer.update(60, 80, kernel=4)
+    with pytest.raises(ValueError, match="outside"):
+        explorer.update(500, 80)
+
+
+def test_creff_with_kernel_keeps_the_convolutions(explorer):
+    creff = explorer.demo.model.lr_model.creff
+    other = creff_with_kernel(creff, 9)
+    assert other.kernel == 9
+    torch.testing.assert_close(other.query_conv.weight, creff.query_conv.weight)
+
+
+def test_encoded_pair_flow_is_close_to_the_true_flow():
+    profile = get_profile("ci")
+    pair = make_encoded_pair(3, profile.height, profile.width, gop_length=4, distance=3)
+    assert pair.flow.shape == pair.true_flow.shape == (profile.height, profile.width, 2)
+    error = np.abs(pair.flow - pair.true_flow).sum(-1)[pair.valid]
+    assert np.median(error) < 1.0
+    with pytest.raises(ValueError, match="distance"):
+        make_encoded_pair(3, 120, 160, gop_length=4, distance=4)
