@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 from arseg_tutorial.scenes.classes import CLASS_NAMES, IGNORE_COLOR, IGNORE_LABEL, NUM_CLASSES, PALETTE
 
 __all__ = ["colorize_labels", "class_legend_handles", "add_class_legend", "flow_to_rgb", "flow_wheel",
-           "show_images", "plot_clip_overview"]
+           "show_images", "plot_clip_overview", "draw_arseg_overview"]
 
 
 def colorize_labels(labels: np.ndarray) -> np.ndarray:
@@ -199,3 +199,58 @@ def plot_clip_overview(clip, times: Sequence[int] | None = None, panel_size: flo
                                 Patch(facecolor="#3c3c3c", label="occluded / edge / outside")],
                        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", frameon=False)
     return fig
+
+
+def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None) -> Figure:
+    """AR-Seg in one figure: one GOP, the I-frame through the HR branch, the P-frames at scale s
+    through the LR branch, and CReFF fusing the keyframe features warped with motion vectors.
+
+    Introduced in notebook 00.
+
+    Args:
+        gop_length: frames per GOP (L); lr_scale: resolution scale s of the non-keyframes.
+        ax: Axes to draw into (default: a new figure).
+    """
+    if gop_length < 2 or not 0 < lr_scale <= 1:
+        raise ValueError(f"need gop_length >= 2 and 0 < lr_scale <= 1, got {gop_length}, {lr_scale}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 4.6), constrained_layout=True)
+    i_colour, p_colour, net_colour = "#E69F00", "#56B4E9", "#DDDDDD"
+    for t in range(gop_length):
+        size = 0.8 if t == 0 else 0.8 * lr_scale
+        ax.add_patch(plt.Rectangle((t + 0.5 - size / 2, 3.1), size, size * 0.75,
+                                   facecolor=i_colour if t == 0 else p_colour, edgecolor="k"))
+        ax.text(t + 0.5, 3.0, ("I" if t == 0 else "P") + f"{t}", ha="center", va="top", fontsize=8)
+        ax.annotate("", (t + 0.5, 2.35), (t + 0.5, 2.75), arrowprops=dict(arrowstyle="->", lw=0.8))
+        ax.add_patch(plt.Rectangle((t + 0.2, 0.05), 0.6, 0.45, facecolor="#44AA99", edgecolor="k", alpha=0.6))
+        ax.annotate("", (t + 0.5, 0.5), (t + 0.5, 0.95 if t else 1.75), arrowprops=dict(arrowstyle="->", lw=0.8))
+    boxes = [((0.05, 1.75, 0.9, 0.6), "HR branch\nfull res.\ncost 1"),
+             ((1.05, 1.75, gop_length - 1.1, 0.6), f"LR branch (own weights), input bilinearly downsampled to s = {lr_scale:g}: "
+                                                    f"cost ~ s^2 = {lr_scale ** 2:.2f}"),
+             ((1.05, 0.95, gop_length - 1.1, 0.5), "CReFF: HR keyframe feature warped with the codec's motion vectors "
+                                                   "(P-frame -> I-frame) + 7x7 local attention, then the shared classifier")]
+    for (x, y, w, h), text in boxes:
+        ax.add_patch(plt.Rectangle((x, y), w, h, facecolor=net_colour, edgecolor="k"))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8)
+    ax.annotate("", (1.05, 1.2), (0.95, 1.85),
+                arrowprops=dict(arrowstyle="->", lw=1.2, color="C3", connectionstyle="arc3,rad=-0.4"))
+    ax.text(0.55, 1.3, "keyframe\nfeature", color="C3", fontsize=7, ha="left", va="center")
+    for t in range(1, gop_length):
+        ax.annotate("", (t + 0.5, 1.45), (t + 0.5, 1.75), arrowprops=dict(arrowstyle="->", lw=0.8))
+    ax.text(gop_length / 2, -0.15, "segmentation of every frame", ha="center", va="top", fontsize=8)
+    average = (1 + (gop_length - 1) * lr_scale ** 2) / gop_length
+    ax.set_title(f"AR-Seg on one GOP (L = {gop_length}): average cost per frame = (1 + {gop_length - 1} x "
+                 f"{lr_scale ** 2:.2f}) / {gop_length} = {average:.3f} of per-frame HR "
+                 f"(floor, ignoring CReFF)")
+    ax.legend(handles=[Patch(facecolor=i_colour, edgecolor="k", label="I-frame = keyframe (full resolution)"),
+                       Patch(facecolor=p_colour, edgecolor="k", label="P-frame (low resolution input)"),
+                       Patch(facecolor="#44AA99", alpha=0.6, edgecolor="k", label="segmentation output")],
+              loc="upper right", fontsize=8, ncol=3, bbox_to_anchor=(1.0, 1.0))
+    ax.set_xlim(0, gop_length)
+    ax.set_ylim(-0.5, 4.4)
+    ax.set_xlabel("frame index t within the GOP")
+    ax.set_yticks([])
+    ax.set_xticks(np.arange(gop_length) + 0.5, [str(t) for t in range(gop_length)])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    return ax.figure
