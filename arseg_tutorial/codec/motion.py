@@ -54,6 +54,25 @@ def _cell_size(mvs: np.ndarray) -> int:
     return int(np.gcd.reduce(np.abs(edges[edges != 0]))) if np.any(edges) else 16
 
 
+def _invalidate_outside(flow: np.ndarray, valid: np.ndarray, max_motion_px: float) -> None:
+    """In place: pixels whose ``p + flow`` leaves the frame become invalid with zero flow.
+
+    Only bands as wide as the largest vector along the borders can point outside, so only those
+    are checked (four slices, independent of the number of blocks).
+    """
+    height, width = valid.shape
+    reach = int(np.ceil(max_motion_px)) + 1
+    bands = [(slice(0, reach), slice(None)), (slice(max(height - reach, 0), height), slice(None)),
+             (slice(None), slice(0, reach)), (slice(None), slice(max(width - reach, 0), width))]
+    for rows, cols in bands:
+        ys = np.arange(height, dtype=np.float32)[rows, None]
+        xs = np.arange(width, dtype=np.float32)[None, cols]
+        target_x, target_y = xs + flow[rows, cols, 0], ys + flow[rows, cols, 1]
+        outside = (target_x < 0) | (target_x > width - 1) | (target_y < 0) | (target_y > height - 1)
+        valid[rows, cols] &= ~outside
+        flow[rows, cols] *= ~outside[..., None]
+
+
 def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
                            direction: Direction = "past") -> tuple[np.ndarray, np.ndarray]:
     """Dense backward flow (pixels, x first) and validity from one frame's block vectors.
@@ -86,14 +105,10 @@ def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
         vectors = np.stack([chosen["motion_x"] / scale, chosen["motion_y"] / scale], axis=1)
         cell_flow[rows, cols] = vectors[block]
         cell_valid[rows, cols] = True
-    row_index = np.arange(height) // cell
-    col_index = np.arange(width) // cell
-    flow = cell_flow[row_index[:, None], col_index[None, :]]
-    valid = cell_valid[row_index[:, None], col_index[None, :]]
-    target_x = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
-    target_y = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
-    valid &= (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
-    flow[~valid] = 0.0
+    flow = np.repeat(np.repeat(cell_flow, cell, axis=0), cell, axis=1)[:height, :width]
+    valid = np.repeat(np.repeat(cell_valid, cell, axis=0), cell, axis=1)[:height, :width]
+    flow, valid = np.ascontiguousarray(flow), np.ascontiguousarray(valid)
+    _invalidate_outside(flow, valid, float(np.abs(cell_flow).max(initial=0.0)))
     return flow, valid
 
 
