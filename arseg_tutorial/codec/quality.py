@@ -38,3 +38,39 @@ def label_miou(predicted: np.ndarray, true: np.ndarray, num_classes: int) -> flo
 def masked_mean(values: np.ndarray, mask: np.ndarray) -> float:
     """Mean of ``values`` where ``mask`` is True (NaN if the mask is empty)."""
     return float(values[mask].mean()) if mask.any() else float("nan")
+
+
+def transfer_by_distance(video, clip, num_classes: int) -> dict[str, np.ndarray]:
+    """Per distance d from the keyframe: how well each motion source carries keyframe labels.
+
+    Introduced in notebook 02.
+
+    Args:
+        video: the decoded ``Video`` of ``clip.frames`` (one GOP starting at an I-frame).
+        clip: a generated clip with ``labels``, ``flow_key`` and ``valid_key`` (scenes.Clip).
+        num_classes: K.
+
+    Returns:
+        "distance" (L,) int; "miou_copy", "miou_vectors", "miou_exact" (L,) label mIoU of the
+        keyframe labels copied, warped with chained motion vectors, warped with the exact flow;
+        "epe_vectors_px" (L,) mean endpoint error of the chained flow where both are valid;
+        "valid_fraction" (L,) share of pixels whose chain stayed valid.
+    """
+    from arseg_tutorial.codec.chain import flow_to_keyframe
+    from arseg_tutorial.codec.motion import endpoint_error
+    from arseg_tutorial.codec.warp import warp
+
+    key_labels = clip.labels[0]
+    rows: dict[str, list[float]] = {k: [] for k in ("miou_copy", "miou_vectors", "miou_exact",
+                                                    "epe_vectors_px", "valid_fraction")}
+    for t in range(len(video)):
+        flow, valid = flow_to_keyframe(video, t)
+        rows["miou_copy"].append(label_miou(key_labels, clip.labels[t], num_classes))
+        rows["miou_vectors"].append(label_miou(warp(key_labels, flow, "nearest"), clip.labels[t],
+                                               num_classes))
+        rows["miou_exact"].append(label_miou(warp(key_labels, clip.flow_key[t], "nearest"),
+                                             clip.labels[t], num_classes))
+        rows["epe_vectors_px"].append(masked_mean(endpoint_error(flow, clip.flow_key[t]),
+                                                  valid & clip.valid_key[t]))
+        rows["valid_fraction"].append(float(valid.mean()))
+    return {"distance": np.arange(len(video))} | {k: np.array(v) for k, v in rows.items()}

@@ -1,0 +1,193 @@
+"""Figures about compressed video: frame types, bytes per frame, decode order, motion vectors,
+dense flow against the exact flow, warping to frame d, and error against the keyframe distance.
+
+Introduced in notebooks 01 (frame types) and 02 (motion vectors).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from arseg_tutorial.codec.motion import endpoint_error, select_direction
+from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
+
+FRAME_TYPE_COLOURS = {"I": "#D55E00", "P": "#0072B2", "B": "#009E73", "?": "#999999"}
+"""Okabe-Ito colours per frame type (vermillion I, blue P, green B): colour-blind safe."""
+HOLE_COLOUR = "#CC79A7"
+"""Okabe-Ito reddish purple: pixels without a usable motion vector."""
+FRAME_TYPE_NAMES = {"I": "I (intra, self-contained)", "P": "P (predicted from the past)",
+                    "B": "B (bi-directional)", "?": "other"}
+
+
+def frame_type_legend(ax: Axes, frame_types: str, **kwargs) -> None:
+    """Legend of the frame types present in ``frame_types``. Introduced in notebook 01."""
+    handles = [Patch(color=FRAME_TYPE_COLOURS[k], label=FRAME_TYPE_NAMES[k])
+               for k in "IPB?" if k in frame_types]
+    ax.legend(handles=handles, **({"loc": "upper right", "fontsize": "small"} | kwargs))
+
+
+def plot_frame_type_strip(ax: Axes, frame_types: str, title: str | None = None) -> None:
+    """One coloured cell per frame in display order, lettered I/P/B. Introduced in notebook 01."""
+    for index, kind in enumerate(frame_types):
+        ax.add_patch(plt.Rectangle((index - 0.5, 0), 1, 1, color=FRAME_TYPE_COLOURS.get(kind, "#999"),
+                                   ec="white", lw=1.5))
+        if len(frame_types) <= 48:
+            ax.text(index, 0.5, kind, ha="center", va="center", color="white", fontweight="bold")
+    ax.set_xlim(-0.5, len(frame_types) - 0.5)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.set_xlabel("frame index (display order)")
+    ax.set_title(title or f"frame types: {frame_types}")
+    frame_type_legend(ax, frame_types, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def plot_packet_sizes(ax: Axes, packet_sizes: np.ndarray, frame_types: str,
+                      title: str = "compressed size of each frame") -> None:
+    """Bar chart of bytes per frame, coloured by frame type. Introduced in notebook 01."""
+    colours = [FRAME_TYPE_COLOURS.get(k, "#999") for k in frame_types]
+    ax.bar(np.arange(len(packet_sizes)), np.asarray(packet_sizes) / 1000.0, color=colours)
+    ax.set_xlabel("frame index (display order)")
+    ax.set_ylabel("compressed size (kB)")
+    ax.set_title(title)
+    ax.set_xlim(-0.5, len(packet_sizes) - 0.5)
+    frame_type_legend(ax, frame_types)
+
+
+def plot_gop_summary(frame_types: str, packet_sizes: np.ndarray, title: str) -> Figure:
+    """Frame-type strip above the bytes-per-frame chart. Introduced in notebook 01."""
+    fig, (strip, bars) = plt.subplots(2, 1, figsize=(10, 4.2), constrained_layout=True,
+                                      gridspec_kw={"height_ratios": [1, 3]}, sharex=True)
+    plot_frame_type_strip(strip, frame_types, title="frame types (display order)")
+    plot_packet_sizes(bars, packet_sizes, frame_types)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_decode_order(frame_types: str, decode_order: np.ndarray,
+                      title: str = "display order vs decode order") -> Figure:
+    """Two rows of frames - display order above, bitstream (decode) order below - with arrows.
+
+    Introduced in notebook 01. ``decode_order[k]`` is the display index of the k-th decoded frame.
+    """
+    count = len(frame_types)
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * count), 2.8), constrained_layout=True)
+    for row, order in ((1.2, np.arange(count)), (0.0, np.asarray(decode_order))):
+        for position, display_index in enumerate(order):
+            kind = frame_types[display_index]
+            ax.add_patch(plt.Rectangle((position - 0.4, row), 0.8, 0.6, color=FRAME_TYPE_COLOURS[kind]))
+            ax.text(position, row + 0.3, f"{kind}{display_index}", ha="center", va="center",
+                    color="white", fontsize="small", fontweight="bold")
+    for position, display_index in enumerate(decode_order):
+        ax.annotate("", xy=(position, 0.62), xytext=(display_index, 1.18),
+                    arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 0.8})
+    ax.set_xlim(-0.6, count - 0.4)
+    ax.set_ylim(-0.1, 1.9)
+    ax.set_yticks([0.3, 1.5], ["decode order\n(in the file)", "display order\n(on screen)"])
+    ax.set_xlabel("position in the sequence (label = type + display index)")
+    ax.set_title(title)
+    frame_type_legend(ax, frame_types, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def block_outlines(mvs: np.ndarray) -> LineCollection:
+    """The block grid of one frame's motion vectors, as line segments. Introduced in notebook 02."""
+    left, top = mvs["dst_x"] - mvs["w"] / 2, mvs["dst_y"] - mvs["h"] / 2
+    right, bottom = left + mvs["w"], top + mvs["h"]
+    corners = np.stack([np.stack([left, top], 1), np.stack([right, top], 1),
+                        np.stack([right, bottom], 1), np.stack([left, bottom], 1)], 1)
+    return LineCollection(corners - 0.5, colors="white", linewidths=0.4, alpha=0.6)
+
+
+def draw_motion_vectors(ax: Axes, frame: np.ndarray, mvs: np.ndarray, valid: np.ndarray,
+                        title: str, direction: str = "past", arrow_gain: float = 1.0) -> None:
+    """Frame with its block grid, intra holes hatched, and one arrow per block.
+
+    Introduced in notebook 02. Each arrow starts at the block centre and points to where its
+    content sits in the reference frame (``dst + motion``), scaled by ``arrow_gain``.
+    """
+    height, width = frame.shape[:2]
+    ax.imshow(frame)
+    chosen = select_direction(mvs, direction)
+    ax.add_collection(block_outlines(chosen))
+    holes = np.ma.masked_where(valid, np.ones(valid.shape))
+    ax.imshow(holes, cmap=ListedColormap([HOLE_COLOUR]), alpha=0.6, vmin=0, vmax=1)
+    scale = np.maximum(chosen["motion_scale"], 1)
+    ax.quiver(chosen["dst_x"] - 0.5, chosen["dst_y"] - 0.5, chosen["motion_x"] / scale * arrow_gain,
+              chosen["motion_y"] / scale * arrow_gain, color="yellow", angles="xy", scale_units="xy",
+              scale=1, width=0.004, headwidth=4)
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.set_title(title)
+    ax.set_xlabel("x (px)")
+    ax.set_ylabel("y (px)")
+    ax.legend(handles=[Patch(color="yellow", label=f"motion vector (x{arrow_gain:g})"),
+                       Patch(facecolor="none", edgecolor="0.3", label="block"),
+                       Patch(color=HOLE_COLOUR, alpha=0.6, label="no vector (intra / outside)")],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+
+
+def plot_flow_comparison(flow: np.ndarray, valid: np.ndarray, exact_flow: np.ndarray,
+                         exact_valid: np.ndarray, title: str, max_error_px: float = 2.0) -> Figure:
+    """Codec flow | exact flow | endpoint error map (only where both are valid). Notebook 02."""
+    scale = max(float(np.abs(exact_flow).max()), 1.0)
+    error = np.where(valid & exact_valid, endpoint_error(flow, exact_flow), np.nan)
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.4), constrained_layout=True,
+                             gridspec_kw={"width_ratios": [4, 4, 4, 1.2]})
+    for ax, image, name in ((axes[0], flow_to_rgb(flow, scale), "flow from motion vectors"),
+                            (axes[1], flow_to_rgb(exact_flow, scale), "exact flow (generator)")):
+        ax.imshow(image)
+        ax.set_title(name)
+    shown = axes[2].imshow(error, cmap="magma", vmin=0, vmax=max_error_px)
+    fig.colorbar(shown, ax=axes[2], label="endpoint error (px)", shrink=0.8)
+    axes[2].set_title(f"error, mean {np.nanmean(error):.2f} px (grey = invalid)")
+    axes[2].set_facecolor("0.6")
+    for ax in axes[:3]:
+        ax.set_xlabel("x (px)")
+    axes[0].set_ylabel("y (px)")
+    flow_wheel(axes[3], scale)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_warp_to_distance(key_frame: np.ndarray, key_labels: np.ndarray, frame: np.ndarray,
+                          labels: np.ndarray, warped_frame: np.ndarray, warped_labels: np.ndarray,
+                          distance: int) -> Figure:
+    """Keyframe, keyframe warped to frame d, and the true frame d: images above, labels below."""
+    fig, axes = plt.subplots(2, 3, figsize=(12, 5.6), constrained_layout=True)
+    columns = (("keyframe (d = 0)", key_frame, key_labels),
+               (f"keyframe warped to d = {distance}", warped_frame, warped_labels),
+               (f"true frame d = {distance}", frame, labels))
+    for col, (name, image, label_map) in enumerate(columns):
+        axes[0, col].imshow(image)
+        axes[0, col].set_title(name)
+        axes[1, col].imshow(colorize_labels(label_map))
+        axes[1, col].set_title(f"labels: {name}")
+        axes[1, col].set_xlabel("x (px)")
+    for row in range(2):
+        axes[row, 0].set_ylabel("y (px)")
+    add_class_legend(axes[1, 2], fontsize="x-small")
+    fig.suptitle(f"warping the keyframe with the chained motion vectors (d = {distance})")
+    return fig
+
+
+def plot_error_vs_distance(distances: Sequence[int], curves: Mapping[str, Sequence[float]],
+                           ylabel: str, title: str, ax: Axes | None = None) -> Figure:
+    """One line per method against the distance d from the keyframe. Introduced in notebook 02."""
+    fig = ax.figure if ax is not None else plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)[0]
+    ax = ax if ax is not None else fig.axes[0]
+    markers = iter("osD^v")
+    for name, values in curves.items():
+        ax.plot(distances, values, marker=next(markers), label=name)
+    ax.set_xlabel("distance d from the keyframe (frames)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
