@@ -7,6 +7,8 @@ of the notebook), and the face puts ipywidgets controls over ``*_update`` with `
 """
 from __future__ import annotations
 
+import hashlib
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
@@ -19,7 +21,7 @@ from arseg_tutorial.widgets import build_explorer
 
 SCRUBBER_OVERLAYS = ("chained flow to keyframe", "error vs exact flow", "keyframe labels warped",
                      "keyframe image warped")
-_ENCODED: dict[tuple[int, int, int], dict] = {}
+_ENCODED: dict[tuple[str, int, int], dict] = {}
 
 
 def gop_explorer_state(frames: np.ndarray, gop_length: int = 12, bframes: int = 0) -> dict:
@@ -37,17 +39,19 @@ def gop_explorer_state(frames: np.ndarray, gop_length: int = 12, bframes: int = 
         "intra_only_bytes" (MP4 size with gop_length=1, for comparison), "bframes" (as used).
     """
     bframes = int(min(bframes, max(gop_length - 2, 0)))
-    key = (id(frames), int(gop_length), bframes)
+    intra_only = _encoded(frames, 1, 0)
+    return _encoded(frames, int(gop_length), bframes) | {"intra_only_bytes": intra_only["file_bytes"]}
+
+
+def _encoded(frames: np.ndarray, gop_length: int, bframes: int) -> dict:
+    key = (hashlib.blake2b(np.ascontiguousarray(frames).tobytes(), digest_size=16).hexdigest(),
+           gop_length, bframes)
     if key not in _ENCODED:
-        data = encode_to_bytes(frames, gop=int(gop_length), bframes=bframes)
+        data = encode_to_bytes(frames, gop=gop_length, bframes=bframes)
         video = read_video(data, motion_vectors=False)
-        intra_key = (id(frames), 1, 0)
-        if intra_key not in _ENCODED:
-            intra = encode_to_bytes(frames, gop=1)
-            _ENCODED[intra_key] = {"file_bytes": len(intra)}
         _ENCODED[key] = {"frame_types": video.frame_types, "packet_sizes": video.packet_sizes,
                          "file_bytes": len(data), "bframes": bframes}
-    return _ENCODED[key] | {"intra_only_bytes": _ENCODED[(id(frames), 1, 0)]["file_bytes"]}
+    return _ENCODED[key]
 
 
 def gop_explorer_update(frames: np.ndarray, gop_length: int = 12, bframes: int = 0) -> Figure:
