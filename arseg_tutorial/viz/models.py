@@ -18,34 +18,39 @@ from arseg_tutorial.viz import add_class_legend, colorize_labels
 
 
 def plot_cost_vs_scale(scales: Sequence[float], measured_gmacs: Sequence[float], hr_gmacs: float,
+                       latency_scales: Sequence[float] | None = None,
                        latency_ms: Sequence[float] | None = None, title: str = "") -> Figure:
     """GMACs (and optionally measured latency) of the LR network against the scale s.
 
-    Introduced in notebook 03. The dashed line is the s^2 law, hr_gmacs * s^2.
+    Introduced in notebook 03. Dashed lines are the s^2 law: hr_gmacs * s^2 on the left, the
+    latency at the largest measured scale times (s / s_max)^2 on the right.
 
     Args:
-        scales: LR scales s.
+        scales: LR scales s of the GMACs counts.
         measured_gmacs: GMACs counted at each scale.
         hr_gmacs: GMACs at s = 1.
-        latency_ms: optional measured CPU latency at each scale (second panel).
+        latency_scales, latency_ms: optional measured latency (ms) at other scales (second panel).
     """
-    ncols = 1 if latency_ms is None else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.8), constrained_layout=True, squeeze=False)
+    with_latency = latency_ms is not None
+    fig, axes = plt.subplots(1, 2 if with_latency else 1, figsize=(10.4 if with_latency else 5.2, 3.8),
+                             constrained_layout=True, squeeze=False)
     ax = axes[0, 0]
     grid = np.linspace(min(scales), 1.0, 100)
     ax.plot(grid, hr_gmacs * grid**2, "--", color="0.4", label=r"HR GMACs $\times s^2$")
     ax.plot(scales, measured_gmacs, "o", color="#0072B2", label="counted (FlopCounterMode / 2)")
-    ax.set(xlabel="LR scale s", ylabel="GMACs per frame", title="cost of one LR frame vs scale")
+    ax.set(xlabel="LR scale s", ylabel="GMACs per frame", title="counted cost of one LR frame")
     ax.legend(fontsize="small")
-    if latency_ms is not None:
+    if with_latency:
         ax = axes[0, 1]
-        full_ms = latency_ms[int(np.argmax(scales))] / max(scales) ** 2
-        ax.plot(grid, full_ms * grid**2, "--", color="0.4", label=r"$s^2$ law through the largest s")
-        ax.plot(scales, latency_ms, "s", color="#D55E00", label="measured CPU latency (median)")
-        ax.set(xlabel="LR scale s", ylabel="ms per frame", title="measured latency vs scale")
+        top = int(np.argmax(latency_scales))
+        grid = np.linspace(min(latency_scales), max(latency_scales), 100)
+        law = latency_ms[top] * (grid / latency_scales[top]) ** 2
+        ax.plot(grid, law, "--", color="0.4", label=r"$s^2$ law through the largest s")
+        ax.plot(latency_scales, latency_ms, "s", color="#D55E00", label="measured CPU latency (median)")
+        ax.set(xlabel="LR scale s", ylabel="ms per frame", title="measured latency of one LR frame")
         ax.legend(fontsize="small")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize="medium")
     return fig
 
 
