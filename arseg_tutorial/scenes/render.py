@@ -42,11 +42,14 @@ class _FrameBuffers:
         rgb *= (1.0 - alpha)[..., None]
         rgb += rgba[..., :3]
         full = alpha >= _FULL
-        partial = (alpha > _EMPTY) & ~full
-        front = alpha >= 0.5
+        partial = (alpha > _EMPTY) ^ full
+        below = alpha < 0.75
         labels, amb = self.labels[rows, cols], self.ambiguous[rows, cols]
-        amb |= partial & (alpha > 0.25) & (alpha < 0.75) & (labels != class_id)
-        amb &= alpha < 0.75
+        straddle = below & (alpha > 0.25)
+        straddle &= labels != class_id
+        amb &= below
+        amb |= straddle
+        front = alpha >= 0.5
         np.copyto(labels, class_id, where=front, casting="unsafe")
         np.copyto(self.surface[rows, cols], surface_id, where=front)
         np.copyto(self.speed[rows, cols], speed, where=front)
@@ -128,21 +131,23 @@ def _render_frame(scene: Scene, t: int) -> _FrameBuffers:
     return buf
 
 
-def _visible(code_t: np.ndarray, code_ref: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def _visible(code_t: np.ndarray, code_ref: np.ndarray, flow_x: np.ndarray, flow_y: float) -> np.ndarray:
     """(H, W) bool: the surface at each pixel of frame t is seen, unmixed, at all four bilinear
-    neighbours of x + flow in the reference frame.
+    neighbours of (x + flow_x, y + flow_y) in the reference frame.
 
     Args:
         code_t, code_ref: (H, W) int32 surface id where one surface fills the pixel, else -1.
-        flow: (H, W, 2) backward flow from frame t to the reference.
+        flow_x: (H, W) horizontal backward flow to the reference; flow_y: the vertical one, the same
+            for every pixel (only camera shake moves things vertically).
     """
     height, width = code_t.shape
-    xs = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
-    ys = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
-    ok = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1) & (code_t >= 0)
-    x0 = np.clip(np.floor(xs).astype(np.int64), 0, width - 2)
-    y0 = np.clip(np.floor(ys).astype(np.int64), 0, height - 2)
-    index = y0 * width + x0
+    xs = np.arange(width, dtype=np.float32)[None, :] + flow_x
+    ys = np.arange(height, dtype=np.float32) + np.float32(flow_y)
+    ok = (xs >= 0) & (xs <= width - 1) & (code_t >= 0)
+    ok &= ((ys >= 0) & (ys <= height - 1))[:, None]
+    x0 = np.clip(np.floor(xs), 0, width - 2).astype(np.int32)
+    y0 = np.clip(np.floor(ys), 0, height - 2).astype(np.int32)
+    index = x0 + (y0 * width)[:, None]
     flat = code_ref.ravel()
     for offset in (0, 1, width, width + 1):
         ok &= flat[index + offset] == code_t
@@ -172,8 +177,9 @@ def render_scene(scene: Scene) -> dict[str, np.ndarray]:
         valid = np.ones((T, H, W), bool)
         for t in range(1, T):
             ref = ref_of(t)
-            flow[t, ..., 0] = speeds[t] * (ref - t) + (scene.shake_x_px[ref] - scene.shake_x_px[t])
-            flow[t, ..., 1] = scene.shake_y_px[ref] - scene.shake_y_px[t]
-            valid[t] = _visible(codes[t], codes[ref], flow[t])
+            flow_y = scene.shake_y_px[ref] - scene.shake_y_px[t]
+            flow[t, ..., 0] = speeds[t] * np.float32(ref - t) + (scene.shake_x_px[ref] - scene.shake_x_px[t])
+            flow[t, ..., 1] = flow_y
+            valid[t] = _visible(codes[t], codes[ref], flow[t, ..., 0], flow_y)
         out[f"flow_{name}"], out[f"valid_{name}"] = flow, valid
     return out
