@@ -21,6 +21,8 @@ from arseg_tutorial.scenes.classes import (BICYCLIST, BUILDING, CAR, FENCE, PEDE
 CAMERA_HEIGHT_M = 1.5
 FOCAL_PER_HEIGHT = 0.9
 LANE_WIDTH_M, BIKE_LANE_M, PARKING_LANE_M = 3.3, 1.2, 2.2
+VIEW_MARGIN = 0.03
+"""Objects are placed up to this fraction of the image height beyond the left/right border."""
 
 
 @dataclass
@@ -200,27 +202,36 @@ def _add_pedestrians(rng, place: _Placer) -> None:
 
 
 def build_scene(seed: int, length: int, height: int, width: int) -> Scene:
-    """Sample a whole street scene for a clip of ``length`` frames of ``height`` x ``width`` px."""
-    rng = np.random.default_rng(seed)
-    geo = _street_geometry(rng, height, width)
+    """Sample a whole street scene for a clip of ``length`` frames of ``height`` x ``width`` px.
+
+    Each part of the street draws from its own random stream, and every world-space decision is
+    independent of the image size: the same seed gives the same street at every resolution (with
+    the same aspect ratio), only drawn with more or fewer pixels.
+    """
+    camera_rng, geo_rng, far_rng, facade_rng, furniture_rng, traffic_rng, people_rng, backdrop_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8))
+    geo = _street_geometry(geo_rng, height, width)
     scale = height / 360.0
     t = np.arange(length, dtype=np.float32)
-    shake_x = rng.uniform(0.0, 1.5) * scale * np.sin(2 * np.pi * t / rng.uniform(10, 24) + rng.uniform(0, 6.3))
-    shake_y = rng.uniform(0.3, 1.2) * scale * np.sin(2 * np.pi * t / rng.uniform(6, 14) + rng.uniform(0, 6.3))
-    gain = 1.0 + rng.uniform(0.02, 0.05) * np.sin(2 * np.pi * t / rng.uniform(30, 60) + rng.uniform(0, 6.3))
+    shake_x = camera_rng.uniform(0.0, 1.5) * scale * np.sin(2 * np.pi * t / camera_rng.uniform(10, 24)
+                                                             + camera_rng.uniform(0, 6.3))
+    shake_y = camera_rng.uniform(0.3, 1.2) * scale * np.sin(2 * np.pi * t / camera_rng.uniform(6, 14)
+                                                             + camera_rng.uniform(0, 6.3))
+    gain = 1.0 + camera_rng.uniform(0.02, 0.05) * np.sin(2 * np.pi * t / camera_rng.uniform(30, 60)
+                                                          + camera_rng.uniform(0, 6.3))
+    camera_speed = camera_rng.choice([-1.0, 1.0]) * camera_rng.uniform(0.03, 0.08)
     margin = int(np.ceil(np.abs(shake_x).max() + np.abs(shake_y).max())) + 3
-    camera_speed = rng.choice([-1.0, 1.0]) * rng.uniform(0.03, 0.08)
-    place = _Placer(geo, camera_speed, length, width, margin)
+    place = _Placer(geo, camera_speed, length, width, VIEW_MARGIN * height)
 
-    sky_rgba = paint_sky(rng, height + 2 * margin, width + 2 * margin, geo.horizon_px + margin)
+    sky_rgba = paint_sky(backdrop_rng, height + 2 * margin, width + 2 * margin, geo.horizon_px + margin)
     sky = Sprite(np.pad(sky_rgba, ((1, 1), (1, 1), (0, 0))), -1.0 - margin, -1.0 - margin, 0.0, SKY, np.inf)
     haze_rgb = sky_rgba[int(geo.horizon_px) + margin, :, :3].mean(0)
-    _add_buildings(rng, place, rng.uniform(45.0, 80.0), (10.0, 30.0), (6.0, 28.0), 0.0,
-                   rng.uniform(0.4, 0.6), haze_rgb)
-    _add_buildings(rng, place, geo.facade_m, (6.0, 16.0), (4.5, 13.0), 0.3, 0.05, haze_rgb)
-    _add_street_furniture(rng, place)
-    geo.lane_lines_m = _add_traffic(rng, place)
-    _add_pedestrians(rng, place)
+    _add_buildings(far_rng, place, far_rng.uniform(45.0, 80.0), (10.0, 30.0), (6.0, 28.0), 0.0,
+                   far_rng.uniform(0.4, 0.6), haze_rgb)
+    _add_buildings(facade_rng, place, geo.facade_m, (6.0, 16.0), (4.5, 13.0), 0.3, 0.05, haze_rgb)
+    _add_street_furniture(furniture_rng, place)
+    geo.lane_lines_m = _add_traffic(traffic_rng, place)
+    _add_pedestrians(people_rng, place)
 
     speed_per_row = -camera_speed / CAMERA_HEIGHT_M
     row0 = int(np.floor(geo.horizon_px)) - 1
@@ -228,7 +239,7 @@ def build_scene(seed: int, length: int, height: int, width: int) -> Scene:
     max_shift = abs(speed_per_row) * (height + margin - geo.horizon_px) * (length - 1)
     col0 = -int(np.ceil(max_shift)) - margin - 2
     cols = width - 2 * col0 + 1
-    ground = paint_ground(rng, geo, row0, rows, col0, cols, speed_per_row)
+    ground = paint_ground(backdrop_rng, geo, row0, rows, col0, cols, speed_per_row)
     order = sorted(range(len(place.sprites)), key=lambda i: (-place.sprites[i].depth_m, i))
     return Scene(height=height, width=width, length=length, sky=sky, ground=ground,
                  sprites=[place.sprites[i] for i in order], shake_x_px=shake_x.astype(np.float32),

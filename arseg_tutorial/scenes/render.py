@@ -21,6 +21,8 @@ from arseg_tutorial.scenes.classes import IGNORE_LABEL, SKY
 from arseg_tutorial.scenes.layout import Scene, Sprite
 
 _FULL, _EMPTY = 0.996, 0.004
+_AMBIGUOUS = 0.3
+"""Edge pixels whose front layer covers between this and 1 - this of them get the ignore label."""
 _SKY_ID, _GROUND_ID = 0, 1
 
 
@@ -43,9 +45,9 @@ class _FrameBuffers:
         rgb += rgba[..., :3]
         full = alpha >= _FULL
         partial = (alpha > _EMPTY) ^ full
-        below = alpha < 0.75
+        below = alpha < 1.0 - _AMBIGUOUS
         labels, amb = self.labels[rows, cols], self.ambiguous[rows, cols]
-        straddle = below & (alpha > 0.25)
+        straddle = below & (alpha > _AMBIGUOUS)
         straddle &= labels != class_id
         amb &= below
         amb |= straddle
@@ -119,7 +121,8 @@ def _render_frame(scene: Scene, t: int) -> _FrameBuffers:
     label_rows = np.clip(np.rint(atlas_rows).astype(np.int64), 0, len(ground.labels) - 1)
     buf.over(slice(y_first, height), slice(0, width), sample, ground.labels[label_rows][:, None], _GROUND_ID, speed)
     lower = np.clip(np.floor(atlas_rows).astype(np.int64), 0, len(ground.labels) - 2)
-    straddle = np.flatnonzero(ground.labels[lower] != ground.labels[lower + 1]) + y_first
+    between = np.abs(atlas_rows - lower - 0.5) < 0.25
+    straddle = np.flatnonzero((ground.labels[lower] != ground.labels[lower + 1]) & between) + y_first
     buf.ambiguous[straddle] = True
     buf.pure[straddle] = False
 

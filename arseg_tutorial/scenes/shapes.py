@@ -27,17 +27,29 @@ def _smooth_interp(grid: np.ndarray, pos: np.ndarray, axis: int) -> np.ndarray:
     return np.take(grid, i0, axis=axis) * (1.0 - s) + np.take(grid, i0 + 1, axis=axis) * s
 
 
+def child_rng(rng: np.random.Generator) -> np.random.Generator:
+    """An independent generator seeded by one draw from ``rng``.
+
+    Drawing textures from children keeps the parent's stream the same at every image size, so a
+    seed lays out the same street at 120x160 and at 720x960.
+    """
+    return np.random.default_rng(int(rng.integers(2 ** 63)))
+
+
 def value_noise(rng: np.random.Generator, height: int, width: int, cell_px: float,
                 aspect: float = 1.0) -> np.ndarray:
     """Smooth random field with features of about ``cell_px`` pixels across (``aspect`` x that tall).
 
+    Takes exactly one draw from ``rng`` whatever the size.
+
     Returns:
         (height, width) float32, zero mean, standard deviation about 0.7.
     """
+    own = child_rng(rng)
     cell_x = max(float(cell_px), 1.0)
     cell_y = max(cell_x * aspect, 1.0)
-    grid = rng.standard_normal((int(height / cell_y) + 3, int(width / cell_x) + 3)).astype(np.float32)
-    oy, ox = rng.random(2)
+    grid = own.standard_normal((int(height / cell_y) + 3, int(width / cell_x) + 3)).astype(np.float32)
+    oy, ox = own.random(2)
     rows = _smooth_interp(grid, np.arange(height) / cell_y + oy, axis=0)
     return _smooth_interp(rows, np.arange(width) / cell_x + ox, axis=1).astype(np.float32)
 
@@ -46,16 +58,17 @@ def fractal_noise(rng: np.random.Generator, height: int, width: int, cell_px: fl
                   octaves: int = 3, aspect: float = 1.0) -> np.ndarray:
     """Sum of ``octaves`` value-noise layers (cells halving, amplitudes halving), band-limited.
 
-    Octaves whose cell (the smaller side, with ``aspect``) is below ``MIN_NOISE_CELL_PX`` are skipped.
+    Octaves whose cell (the smaller side, with ``aspect``) is below ``MIN_NOISE_CELL_PX`` are skipped
+    (their draw from ``rng`` is still taken, so the stream does not depend on the size).
 
     Returns:
         (height, width) float32, roughly within [-1.5, 1.5].
     """
     out = np.zeros((height, width), np.float32)
     cell, amp = float(cell_px), 1.0
-    for _ in range(octaves):
+    for own in [child_rng(rng) for _ in range(octaves)]:
         if cell * min(aspect, 1.0) >= MIN_NOISE_CELL_PX:
-            out += amp * value_noise(rng, height, width, cell, aspect)
+            out += amp * value_noise(own, height, width, cell, aspect)
         cell, amp = cell / 2.0, amp / 2.0
     return out
 

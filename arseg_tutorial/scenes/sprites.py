@@ -42,7 +42,8 @@ def paint_building(rng: np.random.Generator, k: float, width_m: float, height_m:
     base = BUILDING_COLORS[rng.integers(len(BUILDING_COLORS))] * rng.uniform(0.85, 1.1)
     tex = fractal_noise(rng, c.height, c.width, 1.5 * k, 3) * 0.08 + GRAIN * grain(rng, c.height, c.width)
     course_px = rng.uniform(0.22, 0.32) * k
-    if course_px >= 5.0 and rng.random() < 0.6:
+    bricks = rng.random() < 0.6
+    if bricks and course_px >= 5.0:
         tex = tex - 0.07 * periodic_coverage(c.ys, course_px, max(0.8, 0.025 * k))[:, None]
     color = _textured(base, tex, 1.0)
     c.paint(rect(c.ys, c.xs, 0.0, 0.0, h_px, w_px), color)
