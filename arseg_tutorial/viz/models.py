@@ -174,12 +174,16 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
     for i in range(k):
         for j in range(k):
             y, x = centre_feature[0] + i - r, centre_feature[1] + j - r
-            alpha = 0.15 + 0.75 * weights[i, j] / top
             ax.add_patch(Rectangle((x * stride_px - 0.5, y * stride_px - 0.5), stride_px, stride_px,
-                                   facecolor=cmap(weights[i, j] / top), alpha=alpha, edgecolor="none"))
+                                   facecolor=cmap(weights[i, j] / top), alpha=0.45 * weights[i, j] / top,
+                                   edgecolor="none"))
+    y0, x0 = centre_feature[0] - r, centre_feature[1] - r
+    ax.add_patch(Rectangle((x0 * stride_px - 0.5, y0 * stride_px - 0.5), k * stride_px, k * stride_px,
+                           fill=False, edgecolor="white", lw=1.0, ls="--", label=f"{k}x{k} window"))
     cy, cx = centre_feature
     ax.add_patch(Rectangle((cx * stride_px - 0.5, cy * stride_px - 0.5), stride_px, stride_px, fill=False,
                            edgecolor="cyan", lw=1.5, label="query pixel"))
+    ax.legend(loc="lower left", fontsize="x-small")
     ax.set(title=title, xlabel="x (px)", ylabel="y (px)", xlim=(-0.5, image.shape[1] - 0.5),
            ylim=(image.shape[0] - 0.5, -0.5))
     ax.title.set_fontsize("small")

@@ -71,6 +71,7 @@ class EncodedPair:
         flow: (H, W, 2) float32 backward flow frame -> keyframe chained from the motion vectors.
         valid: (H, W) bool where the chain met no intra block.
         true_flow: (H, W, 2) float32 the generator's exact flow, for comparison.
+        visible: (H, W) bool, the generator says the pixel's surface is visible in the keyframe.
         distance: d, frames between the keyframe and the frame.
     """
 
@@ -80,6 +81,7 @@ class EncodedPair:
     flow: np.ndarray
     valid: np.ndarray
     true_flow: np.ndarray
+    visible: np.ndarray
     distance: int
 
 
@@ -102,7 +104,7 @@ def make_encoded_pair(seed: int, height: int, width: int, gop_length: int = 12,
     video = read_video(encode_to_bytes(clip.frames, gop=gop_length))
     flow, valid = flow_to_keyframe(video, distance)
     return EncodedPair(video.frames[0], video.frames[distance], clip.labels[distance], flow, valid,
-                       clip.flow_key[distance], distance)
+                       clip.flow_key[distance], clip.valid_key[distance], distance)
 
 
 def creff_with_kernel(creff: CReFF, kernel: int) -> CReFF:
