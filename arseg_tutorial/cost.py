@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from arseg_tutorial.models import build_model
 from arseg_tutorial.models.arseg import lr_size
-from arseg_tutorial.models.creff import CReFF
+from arseg_tutorial.models.creff import CReFF, CReFFResult
 from arseg_tutorial.models.local_attention import local_attention_macs
 
 PAPER_SETTINGS: dict[str, tuple[int, int, int]] = {
@@ -52,8 +52,9 @@ def count_gmacs(run: Callable[[], Any], model: nn.Module) -> float:
     attention_macs = []
 
     def charge(module: CReFF, inputs: tuple, output: Any) -> None:
-        _, channels, height, width = inputs[1].shape
-        attention_macs.append(local_attention_macs(channels, height, width, module.kernel))
+        fused = output.fused if isinstance(output, CReFFResult) else output   # on the reference grid
+        batch, channels, height, width = fused.shape
+        attention_macs.append(batch * local_attention_macs(channels, height, width, module.kernel))
 
     hooks = [m.register_forward_hook(charge) for m in model.modules() if isinstance(m, CReFF)]
     try:

@@ -56,3 +56,10 @@ def test_latency_helpers():
     model = build_model("bisenet18", 3, width=0.125).train()
     assert model_latency_ms(model, (1, 3, 32, 32), warmup=0, repeats=1) > 0
     assert model.training
+
+
+def test_attention_term_counts_every_frame_of_the_batch_and_keyword_calls():
+    creff = CReFF(8, kernel=3)
+    lr, ref = torch.randn(2, 8, 3, 4), torch.randn(2, 8, 6, 8)
+    macs = count_gmacs(lambda: creff(lr, reference=ref, return_attention=True), creff) * 1e9
+    assert macs == pytest.approx(2 * (3 * 8 * 9 * 6 * 8 + 2 * 8 * 9 * 6 * 8))
