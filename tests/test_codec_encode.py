@@ -48,7 +48,7 @@ def test_roundtrip_quality_sizes_and_metadata(frames, tmp_path):
     path = encode_video(frames, tmp_path / "clip.mp4", gop=12, fps=25)
     video = read_video(path)
     assert video.frames.shape == (24, H, W, 3) and video.frames.dtype == np.uint8
-    assert luma_psnr_db(video.frames, frames) > 30
+    assert luma_psnr_db(video.frames, frames) > 27  # one frame off: ~21 dB
     assert video.fps == 25 and video.codec == "h264" and video.size == (H, W)
     assert video.packet_sizes.shape == (24,) and np.all(video.packet_sizes > 0)
     assert video.packet_sizes[0] > 3 * np.median(video.packet_sizes[1:12])
@@ -87,6 +87,12 @@ def test_iter_video_streams_lazily_in_display_order(frames):
     np.testing.assert_array_equal(np.stack([first.image] + [r.image for r in rest]), video.frames)
     assert [r.packet_size for r in rest] == list(video.packet_sizes[1:])
     assert all((len(r.motion_vectors) > 0) == (r.frame_type != "I") for r in rest)
+
+
+def test_frames_can_be_streamed_from_a_generator(frames, tmp_path):
+    path = encode_video((frame for frame in frames[:6]), tmp_path / "streamed.mkv", gop=3)
+    video = read_video(path)
+    assert video.frame_types == "IPPIPP" and luma_psnr_db(video.frames, frames[:6]) > 27
 
 
 def test_odd_size_is_padded_with_a_warning(frames):

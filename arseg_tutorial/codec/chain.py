@@ -25,7 +25,10 @@ ANCHOR_TYPES = ("I", "P")
 
 
 def previous_anchor(video: Video, t: int) -> int:
-    """Display index of the last I/P frame before frame ``t`` (the past reference)."""
+    """Display index of the last I/P frame before frame ``t`` (the past reference).
+
+    Introduced in notebook 02.
+    """
     index = max(video.frame_types.rfind(kind, 0, t) for kind in ANCHOR_TYPES)
     if index < 0:
         raise ValueError(f"frame {t} has no anchor frame before it (types {video.frame_types!r})")
@@ -33,7 +36,10 @@ def previous_anchor(video: Video, t: int) -> int:
 
 
 def next_anchor(video: Video, t: int) -> int | None:
-    """Display index of the first I/P frame after frame ``t`` (None at the end)."""
+    """Display index of the first I/P frame after frame ``t`` (None at the end).
+
+    Introduced in notebook 02.
+    """
     found = [i for i in (video.frame_types.find(k, t + 1) for k in ANCHOR_TYPES) if i >= 0]
     return min(found) if found else None
 
@@ -41,6 +47,8 @@ def next_anchor(video: Video, t: int) -> int | None:
 def compose(step_flow: np.ndarray, step_valid: np.ndarray, ref_flow: np.ndarray,
             ref_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Chain a one-step backward flow with the reference frame's flow to the keyframe.
+
+    Introduced in notebook 02 (the DESIGN §3 formula, sampled bilinearly).
 
     Args:
         step_flow, step_valid: (H, W, 2) float32 / (H, W) bool, frame t -> its reference a.
@@ -55,7 +63,10 @@ def compose(step_flow: np.ndarray, step_valid: np.ndarray, ref_flow: np.ndarray,
 
 
 def step_flow(video: Video, t: int, direction: Direction = "past") -> tuple[np.ndarray, np.ndarray]:
-    """One frame's dense flow to its past or future reference (see ``motion_vectors_to_flow``)."""
+    """One frame's dense flow to its past or future reference (see ``motion_vectors_to_flow``).
+
+    Introduced in notebook 02.
+    """
     return motion_vectors_to_flow(video.motion_vectors[t], video.height, video.width, direction)
 
 
@@ -112,6 +123,9 @@ def flow_to_keyframe(video: Video, t: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def flows_to_keyframe(video: Video) -> tuple[np.ndarray, np.ndarray]:
-    """``flow_to_keyframe`` for every frame: (N, H, W, 2) float32 flows, (N, H, W) bool valid."""
+    """``flow_to_keyframe`` for every frame: (N, H, W, 2) float32 flows, (N, H, W) bool valid.
+
+    Introduced in notebook 02.
+    """
     pairs = [flow_to_keyframe(video, t) for t in range(len(video))]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])

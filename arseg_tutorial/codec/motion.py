@@ -29,6 +29,8 @@ def select_direction(mvs: np.ndarray, direction: Direction) -> np.ndarray:
 def block_cells(mvs: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Expand each block into the cell_px x cell_px cells it covers (vectorised).
 
+    Introduced in notebook 02.
+
     Args:
         mvs: (M,) structured motion vectors.
         cell_px: cell size in pixels; every block edge must lie on this grid.

@@ -14,6 +14,8 @@ IGNORE_LABEL = 255
 def label_miou(predicted: np.ndarray, true: np.ndarray, num_classes: int) -> float:
     """Mean IoU (a fraction in 0..1) of predicted labels against true labels.
 
+    Introduced in notebook 02.
+
     Args:
         predicted: (H, W) or (T, H, W) integer labels in 0..num_classes-1 or 255 (a miss).
         true: same shape; 255 pixels are not evaluated.
@@ -36,7 +38,7 @@ def label_miou(predicted: np.ndarray, true: np.ndarray, num_classes: int) -> flo
 
 
 def masked_mean(values: np.ndarray, mask: np.ndarray) -> float:
-    """Mean of ``values`` where ``mask`` is True (NaN if the mask is empty)."""
+    """Mean of ``values`` where ``mask`` is True (NaN if the mask is empty). Notebook 02."""
     return float(values[mask].mean()) if mask.any() else float("nan")
 
 

@@ -49,7 +49,7 @@ def plot_frame_type_strip(ax: Axes, frame_types: str, title: str | None = None) 
 
 
 def plot_packet_sizes(ax: Axes, packet_sizes: np.ndarray, frame_types: str,
-                      title: str = "compressed size of each frame") -> None:
+                      title: str = "compressed size of each frame", legend: bool = True) -> None:
     """Bar chart of bytes per frame, coloured by frame type. Introduced in notebook 01."""
     colours = [FRAME_TYPE_COLOURS.get(k, "#999") for k in frame_types]
     ax.bar(np.arange(len(packet_sizes)), np.asarray(packet_sizes) / 1000.0, color=colours)
@@ -57,7 +57,8 @@ def plot_packet_sizes(ax: Axes, packet_sizes: np.ndarray, frame_types: str,
     ax.set_ylabel("compressed size (kB)")
     ax.set_title(title)
     ax.set_xlim(-0.5, len(packet_sizes) - 0.5)
-    frame_type_legend(ax, frame_types)
+    if legend:
+        frame_type_legend(ax, frame_types, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def plot_gop_summary(frame_types: str, packet_sizes: np.ndarray, title: str) -> Figure:
@@ -65,7 +66,7 @@ def plot_gop_summary(frame_types: str, packet_sizes: np.ndarray, title: str) -> 
     fig, (strip, bars) = plt.subplots(2, 1, figsize=(10, 4.2), constrained_layout=True,
                                       gridspec_kw={"height_ratios": [1, 3]}, sharex=True)
     plot_frame_type_strip(strip, frame_types, title="frame types (display order)")
-    plot_packet_sizes(bars, packet_sizes, frame_types)
+    plot_packet_sizes(bars, packet_sizes, frame_types, legend=False)
     fig.suptitle(title)
     return fig
 

@@ -60,7 +60,7 @@ def gop_explorer_update(frames: np.ndarray, gop_length: int = 12, bframes: int =
     fig, axes = plt.subplots(2, 2, figsize=(12, 4.6), constrained_layout=True,
                              gridspec_kw={"height_ratios": [1, 3], "width_ratios": [5, 1.3]})
     plot_frame_type_strip(axes[0, 0], state["frame_types"], title="frame types (display order)")
-    plot_packet_sizes(axes[1, 0], state["packet_sizes"], state["frame_types"])
+    plot_packet_sizes(axes[1, 0], state["packet_sizes"], state["frame_types"], legend=False)
     axes[0, 1].axis("off")
     sizes_kb = [state["file_bytes"] / 1000, state["intra_only_bytes"] / 1000]
     axes[1, 1].bar(["this GOP", "all I"], sizes_kb, color=["#0072B2", "#D55E00"])
