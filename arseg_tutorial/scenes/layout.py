@@ -21,6 +21,8 @@ from arseg_tutorial.scenes.classes import (BICYCLIST, BUILDING, CAR, FENCE, PEDE
 CAMERA_HEIGHT_M = 1.5
 FOCAL_PER_HEIGHT = 0.9
 LANE_WIDTH_M, BIKE_LANE_M, PARKING_LANE_M = 3.3, 1.2, 2.2
+CAR_GAP_M = 12.0
+"""Mean free gap between consecutive cars of a lane (metres)."""
 VIEW_MARGIN = 0.03
 """Objects are placed up to this fraction of the image height beyond the left/right border."""
 
@@ -72,21 +74,20 @@ class _Placer:
         self.geo, self.v_cam, self.length, self.width, self.margin = geo, camera_speed_m, length, width, margin_px
         self.sprites: list[Sprite] = []
 
-    def x_range_m(self, depth_m: float) -> tuple[float, float]:
-        """World X interval seen at ``depth_m`` at some time during the clip."""
+    def x_range_m(self, depth_m: float, speed_m: float = 0.0) -> tuple[float, float]:
+        """Interval of world X at t = 0 from which an object moving at ``speed_m`` (m/frame) at
+        ``depth_m`` is seen at some time during the clip."""
         k = self.geo.k(depth_m)
-        travel = (0.0, self.v_cam * (self.length - 1))
+        travel = (0.0, (self.v_cam - speed_m) * (self.length - 1))
         lo = min(travel) - (self.geo.centre_x_px + self.margin) / k
         hi = max(travel) + (self.width - self.geo.centre_x_px + self.margin) / k
         return lo, hi
 
-    def mover_x_m(self, rng: np.random.Generator, depth_m: float, speed_m: float, size_m: float) -> float:
-        """World X at t = 0 of a mover that is on screen in the middle of the clip."""
-        t_mid = 0.5 * (self.length - 1)
-        k = self.geo.k(depth_m)
-        centre = self.v_cam * t_mid
-        x_mid = rng.uniform(centre - self.geo.centre_x_px / k - size_m, centre + (self.width - self.geo.centre_x_px) / k)
-        return x_mid - speed_m * t_mid
+    def count(self, rng: np.random.Generator, depth_m: float, speed_m: float, per_view: float) -> int:
+        """Poisson number of movers: ``per_view`` for each image width of street they can be seen on."""
+        lo, hi = self.x_range_m(depth_m, speed_m)
+        view_m = (self.width + 2 * self.margin) / self.geo.k(depth_m)
+        return int(rng.poisson(per_view * (hi - lo) / view_m))
 
     def add(self, rgba: np.ndarray, x_left_m: float, depth_m: float, class_id: int, speed_m: float = 0.0,
             lift_m: float = 0.0) -> None:
@@ -180,25 +181,29 @@ def _add_traffic(rng, place: _Placer) -> tuple[tuple[float, bool], ...]:
     for i, z in enumerate(lanes):
         direction = 1.0 if i < (len(lanes) + 1) // 2 else -1.0
         v = direction * rng.uniform(0.04, 0.2)
-        for _ in range(min(rng.poisson(1.0), 3)):
-            place.add(paint.paint_car(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 4.5),
-                      z + rng.uniform(-0.4, 0.4), CAR, v)
-    for _ in range(rng.choice([0, 1, 1, 2, 2])):
+        lo, hi = place.x_range_m(z, v)
+        x = lo - 5.0 + rng.exponential(CAR_GAP_M)
+        while x < hi:
+            place.add(paint.paint_car(rng, geo.k(z), v > 0), x, z + rng.uniform(-0.4, 0.4), CAR, v)
+            x += 5.0 + rng.exponential(CAR_GAP_M)
+    for _ in range(place.count(rng, bike_lane, 0.1, 1.2)):
         z = bike_lane if rng.random() < 0.5 else rng.choice(lanes) + rng.uniform(0.6, 1.2)
         v = rng.choice([-1.0, 1.0]) * rng.uniform(0.06, 0.15)
-        place.add(paint.paint_cyclist(rng, geo.k(z), v > 0), place.mover_x_m(rng, z, v, 1.8), z, BICYCLIST, v)
+        place.add(paint.paint_cyclist(rng, geo.k(z), v > 0), rng.uniform(*place.x_range_m(z, v)) - 0.9, z,
+                  BICYCLIST, v)
     return tuple(lines)
 
 
 def _add_pedestrians(rng, place: _Placer) -> None:
     """People walking along the far pavement, and now and then one crossing the road."""
     geo = place.geo
-    for _ in range(min(rng.poisson(4.0), 8)):
+    for _ in range(place.count(rng, geo.facade_m - 2.0, 0.0, 4.0)):
         z = rng.uniform(geo.far_curb_m + 0.6, geo.facade_m - 0.5)
         if rng.random() < 0.2:
             z = rng.uniform(geo.near_curb_m + 1.5, geo.far_curb_m - 0.5)
         v = rng.choice([-1.0, 1.0]) * rng.uniform(0.02, 0.05)
-        place.add(paint.paint_pedestrian(rng, geo.k(z)), place.mover_x_m(rng, z, v, 0.7), z, PEDESTRIAN, v)
+        place.add(paint.paint_pedestrian(rng, geo.k(z)), rng.uniform(*place.x_range_m(z, v)) - 0.35, z,
+                  PEDESTRIAN, v)
 
 
 def build_scene(seed: int, length: int, height: int, width: int) -> Scene:
