@@ -21,7 +21,7 @@ from arseg_tutorial.scenes.classes import IGNORE_LABEL, SKY
 from arseg_tutorial.scenes.layout import Scene, Sprite
 
 _FULL, _EMPTY = 0.996, 0.004
-_AMBIGUOUS = 0.3
+_AMBIGUOUS = 0.4
 """Edge pixels whose front layer covers between this and 1 - this of them get the ignore label."""
 _SKY_ID, _GROUND_ID = 0, 1
 
