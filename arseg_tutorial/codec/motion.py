@@ -56,21 +56,27 @@ def _cell_size(mvs: np.ndarray) -> int:
     return int(np.gcd.reduce(np.abs(edges[edges != 0]))) if np.any(edges) else 16
 
 
-def _invalidate_outside(flow: np.ndarray, valid: np.ndarray, max_motion_px: float) -> None:
+def _invalidate_outside(flow: np.ndarray, valid: np.ndarray, reach_px: tuple[float, float]) -> None:
     """In place: pixels whose ``p + flow`` leaves the frame become invalid with zero flow.
 
-    Only bands as wide as the largest vector along the borders can point outside, so only those
-    are checked (four slices, independent of the number of blocks).
+    Only the bands along the borders as wide as the largest vector component can point outside
+    (left/right bands in x, top/bottom bands in y), so only those are checked.
+
+    Args:
+        flow: (H, W, 2) float32; valid: (H, W) bool.
+        reach_px: the largest |dx| and |dy| anywhere in ``flow``.
     """
     height, width = valid.shape
-    reach = int(np.ceil(max_motion_px)) + 1
-    bands = [(slice(0, reach), slice(None)), (slice(max(height - reach, 0), height), slice(None)),
-             (slice(None), slice(0, reach)), (slice(None), slice(max(width - reach, 0), width))]
-    for rows, cols in bands:
-        ys = np.arange(height, dtype=np.float32)[rows, None]
-        xs = np.arange(width, dtype=np.float32)[None, cols]
-        target_x, target_y = xs + flow[rows, cols, 0], ys + flow[rows, cols, 1]
-        outside = (target_x < 0) | (target_x > width - 1) | (target_y < 0) | (target_y > height - 1)
+    reach_x, reach_y = (int(np.ceil(r)) + 1 for r in reach_px)
+    bands = [(slice(None), slice(0, reach_x), 0, width),
+             (slice(None), slice(max(width - reach_x, 0), width), 0, width),
+             (slice(0, reach_y), slice(None), 1, height),
+             (slice(max(height - reach_y, 0), height), slice(None), 1, height)]
+    for rows, cols, axis, size in bands:
+        positions = np.arange(size, dtype=np.float32)[cols if axis == 0 else rows]
+        positions = positions[None, :] if axis == 0 else positions[:, None]
+        target = positions + flow[rows, cols, axis]
+        outside = (target < 0) | (target > size - 1)
         valid[rows, cols] &= ~outside
         flow[rows, cols] *= ~outside[..., None]
 
@@ -110,7 +116,8 @@ def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
     flow = np.repeat(np.repeat(cell_flow, cell, axis=0), cell, axis=1)[:height, :width]
     valid = np.repeat(np.repeat(cell_valid, cell, axis=0), cell, axis=1)[:height, :width]
     flow, valid = np.ascontiguousarray(flow), np.ascontiguousarray(valid)
-    _invalidate_outside(flow, valid, float(np.abs(cell_flow).max(initial=0.0)))
+    reach = np.abs(cell_flow).reshape(-1, 2).max(axis=0, initial=0.0)
+    _invalidate_outside(flow, valid, (float(reach[0]), float(reach[1])))
     return flow, valid
 
 
