@@ -90,6 +90,9 @@ def test_image_resolution_flow_is_rescaled_to_the_feature_grid():
     expected = torch.zeros_like(features)
     expected[:, :, 1:, :22] = features[:, :, :-1, 2:]
     torch.testing.assert_close(ours, expected)
+    torch.testing.assert_close(warp(features, flow_image[None], padding="zeros"), expected)
+    torch.testing.assert_close(warp(features, flow_image.permute(2, 0, 1)[None], padding="zeros"),
+                               expected)
 
 
 def test_gradients_flow_to_features_and_flow():
@@ -107,5 +110,5 @@ def test_bad_arguments():
         warp(np.zeros((4, 4)), np.zeros((4, 5, 2)))
     with pytest.raises(ValueError, match=r"\(N, C, h, w\)"):
         warp(torch.zeros(3, 4, 4), torch.zeros(4, 4, 2))
-    with pytest.raises(ValueError, match=r"\(H, W, 2\) or \(N, 2, H, W\)"):
-        warp(torch.zeros(1, 3, 4, 4), torch.zeros(1, 4, 4, 2))
+    with pytest.raises(ValueError, match=r"\(N, H, W, 2\) or \(N, 2, H, W\)"):
+        warp(torch.zeros(1, 3, 4, 4), torch.zeros(1, 4, 4, 3))

@@ -57,11 +57,14 @@ def _warp_numpy(image: np.ndarray, flow: np.ndarray, mode: Mode, padding: Paddin
 
 
 def _flow_to_feature_grid(flow: torch.Tensor, batch: int, size: tuple[int, int]) -> torch.Tensor:
-    """(H, W, 2) or (N, 2, H, W) image-resolution flow -> (N, 2, h, w) flow in feature pixels."""
+    """(H, W, 2), (N, H, W, 2) or (N, 2, H, W) image flow -> (N, 2, h, w) in feature pixels."""
     if flow.dim() == 3 and flow.shape[-1] == 2:
         flow = flow.permute(2, 0, 1)[None].expand(batch, -1, -1, -1)
+    elif flow.dim() == 4 and flow.shape[1] != 2 and flow.shape[-1] == 2:
+        flow = flow.permute(0, 3, 1, 2)
     elif not (flow.dim() == 4 and flow.shape[1] == 2):
-        raise ValueError(f"flow must be (H, W, 2) or (N, 2, H, W), got {tuple(flow.shape)}")
+        raise ValueError(f"flow must be (H, W, 2), (N, H, W, 2) or (N, 2, H, W), got "
+                         f"{tuple(flow.shape)}")
     if flow.shape[0] not in (1, batch):
         raise ValueError(f"flow batch {flow.shape[0]} does not match the features' batch {batch}")
     image_h, image_w = flow.shape[-2:]
@@ -111,8 +114,9 @@ def warp(x: np.ndarray | torch.Tensor, flow: np.ndarray | torch.Tensor, mode: Mo
         x: numpy (H, W) or (H, W, C) image or label map (any dtype; integer images are rounded),
             or torch (N, C, h, w) float features.
         flow: backward flow in *image* pixels, x first: numpy/torch (H, W, 2), or torch
-            (N, 2, H, W). For features on a coarser grid (h, w) the flow is resized bilinearly
-            (align_corners=True) and multiplied by w/W (x) and h/H (y).
+            (N, H, W, 2) or (N, 2, H, W) (a batch of clip flows). For features on a coarser grid
+            (h, w) the flow is resized bilinearly (align_corners=True) and multiplied by w/W (x)
+            and h/H (y).
         mode: "bilinear" for images and features, "nearest" for label maps.
         padding: "border" repeats the edge for samples outside the input; "zeros" gives 0 there.
 
