@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arseg_tutorial.codec import (encode_to_bytes, endpoint_error, flow_to_keyframe,
+from arseg_tutorial.codec import (IntraOnlyVideoError, encode_to_bytes, endpoint_error,
+                                  flow_to_keyframe, iter_flows_to_keyframe,
                                   motion_vectors_to_flow, read_video)
 from arseg_tutorial.codec.decode import MOTION_VECTOR_DTYPE
 from arseg_tutorial.codec.synthetic import textured_mask, translating_texture
@@ -104,3 +105,22 @@ def test_b_frames_chain_through_their_anchors(b_video):
 def test_results_are_memoised_per_video(p_video):
     first = flow_to_keyframe(p_video, 5)
     assert flow_to_keyframe(p_video, 5)[0] is first[0]
+
+
+@pytest.mark.parametrize("bframes", [0, 2])
+def test_streamed_chains_equal_the_whole_video_chains(bframes):
+    data = encode_to_bytes(translating_texture(20, 48, 64, tuple(VELOCITY)), gop=8, bframes=bframes)
+    video = read_video(data)
+    streamed = list(iter_flows_to_keyframe(data))
+    assert [frame.index for frame, _, _ in streamed] == list(range(20))
+    assert "".join(frame.frame_type for frame, _, _ in streamed) == video.frame_types
+    for frame, flow, valid in streamed:
+        expected_flow, expected_valid = flow_to_keyframe(video, frame.index)
+        np.testing.assert_array_equal(flow, expected_flow)
+        np.testing.assert_array_equal(valid, expected_valid)
+
+
+def test_streamed_chains_refuse_intra_only_videos():
+    data = encode_to_bytes(translating_texture(4, 48, 64), gop=1)
+    with pytest.raises(IntraOnlyVideoError, match="gop=12"):
+        list(iter_flows_to_keyframe(data))

@@ -17,12 +17,13 @@ from arseg_tutorial.codec.errors import (CorruptVideoError, EncoderSettingsError
                                          NotAVideoError, NoVideoStreamError, VideoError,
                                          VideoNotFoundError)
 from arseg_tutorial.codec.motion import endpoint_error, motion_vectors_to_flow
+from arseg_tutorial.codec.stream import iter_flows_to_keyframe
 from arseg_tutorial.codec.warp import warp
 
 __all__ = [
     "CorruptVideoError", "DecodedFrame", "EncoderSettingsError", "IntraOnlyVideoError",
     "NoMotionVectorsError", "NoVideoStreamError", "NotAVideoError", "Video", "VideoError",
     "VideoNotFoundError", "encode_to_bytes", "encode_video", "endpoint_error",
-    "flow_to_keyframe", "flows_to_keyframe", "iter_video", "motion_vectors_to_flow",
+    "flow_to_keyframe", "flows_to_keyframe", "iter_flows_to_keyframe", "iter_video", "motion_vectors_to_flow",
     "parse_x264_settings", "read_video", "warp",
 ]

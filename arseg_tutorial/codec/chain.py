@@ -62,6 +62,16 @@ def compose(step_flow: np.ndarray, step_valid: np.ndarray, ref_flow: np.ndarray,
     return (step_flow + sampled).astype(np.float32), step_valid & landed
 
 
+def prefer_valid(first: tuple[np.ndarray, np.ndarray],
+                 second: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(flow, valid) taking ``first`` where it is valid and ``second`` where only it is valid.
+
+    Introduced in notebook 02 (a B-frame's past chain, completed by its future chain).
+    """
+    use_second = ~first[1] & second[1]
+    return np.where(use_second[..., None], second[0], first[0]), first[1] | second[1]
+
+
 def step_flow(video: Video, t: int, direction: Direction = "past") -> tuple[np.ndarray, np.ndarray]:
     """One frame's dense flow to its past or future reference (see ``motion_vectors_to_flow``).
 
@@ -115,9 +125,7 @@ def flow_to_keyframe(video: Video, t: int) -> tuple[np.ndarray, np.ndarray]:
         future = next_anchor(video, t) if video.frame_types[t] == "B" else None
         if future is not None and video.frame_types[future] == "P":
             other = compose(*step_flow(video, t, "future"), *flow_to_keyframe(video, future))
-            use_other = ~result[1] & other[1]
-            result = (np.where(use_other[..., None], other[0], result[0]),
-                      result[1] | other[1])
+            result = prefer_valid(result, other)
     video.cache[t] = result
     return result
 
