@@ -1,11 +1,14 @@
 """The command line: ``python -m arseg_tutorial --help`` lists the commands.
 
 Each command is a function ``cmd_<name>(args) -> int`` registered in ``_build_parser``.
+Introduced in notebook 00 (``info``) and notebook 05 (``train``, ``evaluate``, ``build-assets``).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -18,7 +21,108 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_threads(threads: int | None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one run of a profile (resuming its checkpoint in the cache) and save its weights."""
+    import torch
+
+    from arseg_tutorial import assets
+    from arseg_tutorial.config import get_device, get_profile
+    from arseg_tutorial.train import recipes
+    from arseg_tutorial.train.data import load_clips, split_config
+    from arseg_tutorial.train.trainer import train
+
+    _set_threads(args.threads)
+    profile = get_profile(args.profile)
+    changes = {"seed": args.seed}
+    if args.steps:
+        changes["steps"] = args.steps
+    config = recipes.make_config(profile, args.method, args.scale, args.ablation, seed=args.seed)
+    if args.steps:
+        config = type(config)(**{**config.__dict__, "steps": args.steps,
+                                 "stage1_steps": args.steps // 2 if args.method == "arseg" else 0})
+    run = recipes.Run(recipes.run_name(args.method, args.scale, args.ablation), config, args.ablation)
+    hr_state = None
+    if args.method != "hr":
+        hr = (assets.load_weights(assets.build_network(config.to_dict(), False), args.hr_checkpoint)
+              if args.hr_checkpoint else assets.get_or_train("hr", profile_name=profile.name))
+        hr_state = hr.state_dict()
+    clips = load_clips(split_config(profile, "train"), progress=True)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else recipes.run_checkpoint_path(profile, run)
+    result = train(config, clips, checkpoint, hr_state=hr_state, max_steps=args.max_steps,
+                   device=get_device(args.device), progress=not args.quiet)
+    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return 0
+    print(f"{run.name}: {result.steps_done}/{config.steps} steps in {result.seconds:.0f} s, "
+          f"final loss {result.history[-1]['loss']:.4f}; checkpoint {checkpoint}")
+    if args.out and result.complete:
+        sha = assets.export_state_dict(result.model, args.out)
+        print(f"weights (float16) -> {args.out} (sha256 {sha[:12]}...)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Per-distance mIoU, GMACs and ms/frame of one method on freshly generated test clips."""
+    from arseg_tutorial import assets
+    from arseg_tutorial.config import get_profile
+    from arseg_tutorial.train.build import evaluate_networks
+    from arseg_tutorial.train.data import ClipConfig, load_clips
+
+    _set_threads(args.threads)
+    profile = get_profile(args.profile)
+    clips = load_clips(ClipConfig(first_seed=args.seed, num_clips=args.clips, height=profile.height,
+                                  width=profile.width, gop_length=profile.gop_length),
+                       use_cache=not args.no_cache, progress=True)
+    hr, lr = assets.load_method(args.method, args.scale, args.ablation)
+    if args.checkpoint:
+        config = assets.load_manifest()["checkpoints"]["hr"]["config"]
+        target = assets.build_network(config, with_creff=args.method == "arseg")
+        trained = assets.load_weights(target, args.checkpoint)
+        hr, lr = (trained, lr) if args.method == "hr" else (hr, trained)
+    if args.hr_checkpoint and hr is not None:
+        hr = assets.load_weights(assets.build_network(
+            assets.load_manifest()["checkpoints"]["hr"]["config"], False), args.hr_checkpoint)
+    report = evaluate_networks(args.method, args.scale if args.method != "hr" else 1.0, hr, lr,
+                               clips, profile)
+    result = {"method": args.method, "scale": args.scale if args.method != "hr" else 1.0,
+              "seed": args.seed, "clips": args.clips, "profile": profile.name,
+              "checkpoint": args.checkpoint or "shipped", **report.to_dict()}
+    text = json.dumps(result, indent=1)
+    if args.json:
+        assets.write_json_atomic(args.json, result)
+    print(f"{args.method} s={result['scale']:g}: mean mIoU {report.mean_miou:.2f} % over "
+          f"{len(report.per_distance)} distances, {report.gmacs_per_frame:.3f} GMACs/frame, "
+          f"{report.ms_per_frame:.1f} ms/frame" + (f" -> {args.json}" if args.json else ""))
+    if not args.json:
+        print(text)
+    return 0
+
+
+def cmd_build_assets(args: argparse.Namespace) -> int:
+    """Train (resumably), export, evaluate and write every shipped artefact in data/."""
+    from arseg_tutorial.config import get_profile
+    from arseg_tutorial.train.build import build_assets
+
+    _set_threads(args.threads)
+    manifest = build_assets(get_profile(args.profile), Path(args.out) if args.out else None,
+                            progress=not args.quiet)
+    for name, entry in manifest["checkpoints"].items():
+        m = entry["metrics"]
+        print(f"{name:<28} mIoU {m['mean_miou']:6.2f}  {m['gmacs_per_frame']:.3f} GMACs/frame  "
+              f"{m['ms_per_frame']:.1f} ms/frame  trained {entry['train_seconds']:.0f} s")
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
+    from arseg_tutorial.train.data import SPLIT_SEEDS
+    from arseg_tutorial.train.recipes import ABLATIONS
+
     parser = argparse.ArgumentParser(
         prog="python -m arseg_tutorial",
         description="AR-Seg tutorial: efficient segmentation of compressed video.",
@@ -26,6 +130,44 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = commands.add_parser("info", help="print versions, device and the active profile")
     info.set_defaults(func=cmd_info)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", help="ci, laptop or paper (default: $ARSEG_PROFILE or laptop)")
+    common.add_argument("--threads", type=int, help="torch CPU threads")
+    method = argparse.ArgumentParser(add_help=False)
+    method.add_argument("--method", required=True, choices=("hr", "lr", "arseg"))
+    method.add_argument("--scale", type=float, default=0.5, help="LR scale s (ignored for hr)")
+    method.add_argument("--ablation", choices=sorted(ABLATIONS), help="an AR-Seg ablation")
+
+    train = commands.add_parser("train", parents=[common, method],
+                                help="train one model (resumable; runs data-parallel under torchrun)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--steps", type=int, help="override the profile's number of steps")
+    train.add_argument("--max-steps", type=int, help="stop after this many steps (resume later)")
+    train.add_argument("--checkpoint", help="resumable checkpoint path (default: in the cache)")
+    train.add_argument("--hr-checkpoint", help="HR weights to start from (default: shipped/trained)")
+    train.add_argument("--out", help="also write the final float16 weights here")
+    train.add_argument("--device", help="cpu, cuda or cuda:N (default: $ARSEG_DEVICE or auto)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", parents=[common, method],
+                                   help="per-distance mIoU, GMACs and ms/frame on generated clips")
+    evaluate.add_argument("--seed", type=int, default=SPLIT_SEEDS["test"],
+                          help="generator seed of the first clip (default: the test split)")
+    evaluate.add_argument("--clips", type=int, default=16, help="number of clips (one GOP each)")
+    evaluate.add_argument("--json", help="write the results here")
+    evaluate.add_argument("--checkpoint", help="evaluate these weights instead of the shipped ones "
+                          "(for arseg: the LR branch)")
+    evaluate.add_argument("--hr-checkpoint", help="HR weights for hr/arseg (default: shipped)")
+    evaluate.add_argument("--no-cache", action="store_true", help="do not cache the generated clips")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    build = commands.add_parser("build-assets", parents=[common],
+                                help="rebuild every shipped checkpoint, manifest, sweep and ablation")
+    build.add_argument("--out", help="output folder (default: data/)")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.set_defaults(func=cmd_build_assets)
     return parser
 
 

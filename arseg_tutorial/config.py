@@ -32,9 +32,12 @@ class Profile:
         lr_scales: the LR scales s that sweeps and shipped checkpoints cover.
         train_clips, val_clips, test_clips: clips per split (each one GOP long).
         batch_size: training batch size.
-        hr_steps: optimisation steps of the per-frame HR (and LR-only) models.
+        hr_steps: optimisation steps of the per-frame HR model.
         arseg_steps: optimisation steps of AR-Seg (stage 1 + stage 2 together).
         learning_rate: Adam's initial learning rate (cosine-annealed per step).
+        lr_steps: optimisation steps of the LR-only baselines (initialised from the HR model).
+        finetune_learning_rate: initial learning rate of the runs that start from the HR model.
+        crop_height, crop_width: training crop in pixels.
         notebook_frames: length of the clips notebooks generate for figures.
     """
 
@@ -52,6 +55,10 @@ class Profile:
     arseg_steps: int
     learning_rate: float
     notebook_frames: int
+    lr_steps: int = 3
+    finetune_learning_rate: float = 5e-4
+    crop_height: int = 96
+    crop_width: int = 128
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -72,17 +79,19 @@ PROFILES: dict[str, Profile] = {
         name="ci", height=120, width=160, net_width=0.125, gop_length=12,
         lr_scales=(0.25, 0.35, 0.5, 0.75), train_clips=4, val_clips=2, test_clips=2,
         batch_size=2, hr_steps=3, arseg_steps=4, learning_rate=1e-3, notebook_frames=12,
+        lr_steps=3, crop_height=96, crop_width=128,
     ),
     "laptop": Profile(
         name="laptop", height=180, width=240, net_width=0.25, gop_length=12,
         lr_scales=(0.25, 0.35, 0.5, 0.75), train_clips=96, val_clips=8, test_clips=16,
-        batch_size=8, hr_steps=1500, arseg_steps=1500, learning_rate=1e-3, notebook_frames=24,
+        batch_size=8, hr_steps=1200, arseg_steps=400, learning_rate=1e-3, notebook_frames=24,
+        lr_steps=300, crop_height=128, crop_width=160,
     ),
     "paper": Profile(
         name="paper", height=720, width=960, net_width=1.0, gop_length=12,
         lr_scales=(0.3, 0.5, 0.7, 0.9), train_clips=400, val_clips=50, test_clips=100,
         batch_size=8, hr_steps=50_000, arseg_steps=50_000, learning_rate=1e-3,
-        notebook_frames=24,
+        notebook_frames=24, lr_steps=25_000, crop_height=512, crop_width=768,
     ),
 }
 

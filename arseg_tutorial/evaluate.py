@@ -7,11 +7,13 @@ the *decoded* frames, so even the HR model's accuracy falls with d.
 """
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 
 IGNORE_LABEL = 255
 
@@ -148,3 +150,68 @@ def evaluate_by_distance(segment_gop: GopSegmenter, frames: np.ndarray, labels: 
             confusions[d] += confusion_matrix(pred[d], labels[clip, d], num_classes)
     return report_from_confusions(confusions, class_names, seconds, num_clips * gop_length,
                                   gmacs_per_frame)
+
+
+METHODS = ("hr", "lr", "arseg")
+
+
+def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
+                   lr_model: torch.nn.Module | None = None, scale: float = 1.0,
+                   device: torch.device | None = None) -> GopSegmenter:
+    """A ``GopSegmenter`` that runs one method frame by frame, as a video player would.
+
+    Args:
+        method: "hr" (the HR network on every frame), "lr" (the LR-only network at ``scale`` on
+            every frame) or "arseg" (HR on the I-frame, LR + CReFF on the others).
+        hr_model: the HR network (for "hr" and "arseg").
+        lr_model: the LR-only network (for "lr") or AR-Seg's LR branch with CReFF (for "arseg").
+        scale: the LR scale s.
+    Returns:
+        The segmenter; it puts the networks in eval mode and runs under ``torch.inference_mode``.
+    """
+    from arseg_tutorial.models.arseg import ARSeg, downsample_frame
+    from arseg_tutorial.train.data import to_input
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    needed = {"hr": (hr_model,), "lr": (lr_model,), "arseg": (hr_model, lr_model)}[method]
+    if any(m is None for m in needed):
+        raise ValueError(f"method {method!r} needs " + {"hr": "hr_model", "lr": "lr_model",
+                                                          "arseg": "hr_model and lr_model"}[method])
+    device = device or torch.device("cpu")
+    for m in needed:
+        m.eval().to(device)
+    arseg = None
+    if method == "arseg":
+        trained_classifier = copy.deepcopy(lr_model.classifier.state_dict())
+        arseg = ARSeg(hr_model, lr_model, scale)
+        lr_model.classifier.load_state_dict(trained_classifier)  # ablation: it was trained
+
+    def segment(frames: np.ndarray, flows: np.ndarray) -> np.ndarray:
+        x = to_input(frames).to(device)
+        size = tuple(x.shape[-2:])
+        with torch.inference_mode():
+            if arseg is not None:
+                logits = arseg.segment_gop(x, torch.from_numpy(np.asarray(flows)).to(device))
+            elif method == "hr":
+                logits = torch.cat([hr_model(x[t:t + 1]) for t in range(len(x))])
+            else:
+                logits = torch.cat([lr_model.forward_phase2(
+                    lr_model.forward_phase1(downsample_frame(x[t:t + 1], scale)), output_size=size)
+                    for t in range(len(x))])
+        return logits.argmax(1).cpu().numpy()
+
+    return segment
+
+
+def method_gmacs_per_frame(method: str, scale: float, model_name: str, height: int, width: int,
+                           num_classes: int, net_width: float, gop_length: int) -> float:
+    """GOP-average GMACs per frame of a method (``arseg_tutorial.cost`` conventions).
+
+    "hr": the HR network on a full frame; "lr": the LR network on the downsampled frame;
+    "arseg": (HR + (L-1) x (LR + CReFF)) / L.
+    """
+    from arseg_tutorial.cost import cost_rows
+
+    row = cost_rows(model_name, height, width, num_classes, (scale,), gop_length, net_width)[0]
+    return {"hr": row.hr_gmacs, "lr": row.lr_gmacs, "arseg": row.gop_gmacs}[method]

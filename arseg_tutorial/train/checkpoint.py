@@ -46,7 +46,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, step: int, history: list[dict[str, float]],
-                    config: dict[str, Any]) -> Path:
+                    config: dict[str, Any], seconds: float = 0.0) -> Path:
     """Write a resumable checkpoint atomically.
 
     Args:
@@ -55,13 +55,14 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
         step: optimisation steps completed so far.
         history: per-step loss records so far.
         config: the training configuration as a plain dict (checked again on resume).
+        seconds: training wall-clock time so far.
     Returns:
         The path written.
     """
     return atomic_torch_save({
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "step": step, "history": list(history),
-        "config": dict(config), "rng": rng_state(),
+        "config": dict(config), "seconds": float(seconds), "rng": rng_state(),
     }, path)
 
 

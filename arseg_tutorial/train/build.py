@@ -1,0 +1,140 @@
+"""Rebuild every shipped artefact: ``python -m arseg_tutorial build-assets``.
+
+Introduced in notebook 05. Trains all runs of ``recipes.shipped_runs`` (resuming from the cache),
+exports float16 checkpoints to ``data/checkpoints``, evaluates the exported weights on the test
+split, and writes ``manifest.json``, ``sweep.json`` (notebook 06), ``ablation.json`` and
+``training_curves.json`` (notebook 05).
+"""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+from arseg_tutorial import assets
+from arseg_tutorial.config import Profile, data_dir
+from arseg_tutorial.evaluate import (DistanceReport, evaluate_by_distance, make_segmenter,
+                                     method_gmacs_per_frame)
+from arseg_tutorial.train import recipes
+from arseg_tutorial.train.data import ClipSet, load_clips, source_fingerprint, split_config
+from arseg_tutorial.train.trainer import TrainResult, train
+
+CURVE_EVERY = 5  # keep every 5th step of the loss history in data/ (the cache keeps all)
+
+
+def _find_run(profile: Profile, name: str) -> recipes.Run:
+    runs = {r.name: r for r in recipes.shipped_runs(profile)}
+    if name not in runs:
+        raise KeyError(f"unknown run {name!r}; runs: {list(runs)}")
+    return runs[name]
+
+
+def train_shipped_run(profile: Profile, name: str, clips: ClipSet | None = None,
+                      progress: bool = True, max_steps: int | None = None) -> TrainResult:
+    """Train (or resume, or just load when finished) one shipped run; HR first if it needs it."""
+    run = _find_run(profile, name)
+    clips = clips if clips is not None else load_clips(split_config(profile, "train"), progress=progress)
+    hr_state = None
+    if run.method != "hr":
+        hr_state = train_shipped_run(profile, "hr", clips, progress).model.state_dict()
+    return train(run.config, clips, recipes.run_checkpoint_path(profile, run), hr_state=hr_state,
+                 progress=progress, max_steps=max_steps)
+
+
+def evaluate_networks(method: str, scale: float, hr_model: torch.nn.Module | None,
+                      lr_model: torch.nn.Module | None, clips: ClipSet, profile: Profile,
+                      model_name: str = "bisenet18") -> DistanceReport:
+    """Per-distance report of one method on ``clips``, with its GOP-average GMACs."""
+    from arseg_tutorial.scenes import CLASS_NAMES
+
+    segment = make_segmenter(method, hr_model, lr_model, scale)
+    gmacs = method_gmacs_per_frame(method, scale, model_name, profile.height, profile.width,
+                                   len(CLASS_NAMES), profile.net_width, profile.gop_length)
+    return evaluate_by_distance(segment, clips.frames, clips.labels, clips.flow_key, CLASS_NAMES, gmacs)
+
+
+def _curve(history: list[dict]) -> dict[str, list]:
+    kept = [h for h in history if h["step"] % CURVE_EVERY == 0 or h["step"] == len(history)]
+    keys = [k for k in kept[0] if k != "step"] if kept else []
+    return {"step": [h["step"] for h in kept], **{k: [h.get(k) for h in kept] for k in keys}}
+
+
+def _train_command(run: recipes.Run) -> str:
+    if run.method == "hr":
+        return "python -m arseg_tutorial train --method hr"
+    cmd = f"python -m arseg_tutorial train --method {run.method} --scale {run.scale:g}"
+    return cmd + (f" --ablation {run.ablation}" if run.ablation else "")
+
+
+def build_assets(profile: Profile, folder: Path | None = None, progress: bool = True) -> dict:
+    """Train, export, evaluate and write everything; returns the manifest.
+
+    Args:
+        profile: the profile the shipped checkpoints are for (``laptop``).
+        folder: where to write (default ``data/``).
+    """
+    folder = folder or data_dir()
+    train_clips = load_clips(split_config(profile, "train"), progress=progress)
+    test_config = split_config(profile, "test")
+    test_clips = load_clips(test_config, progress=progress)
+    entries, curves, shipped = {}, {}, {}
+    for run in recipes.shipped_runs(profile):
+        result = train_shipped_run(profile, run.name, train_clips, progress)
+        file = f"{assets.CHECKPOINT_FOLDER}/{run.name}.pt"
+        sha = assets.export_state_dict(result.model, folder / file)
+        shipped[run.name] = assets.load_weights(
+            assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / file)
+        hr = shipped.get("hr")
+        report = evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
+                                   shipped[run.name] if run.method != "hr" else None, test_clips, profile)
+        entries[run.name] = {
+            "file": file, "sha256": sha, "method": run.method, "scale": run.scale,
+            "ablation": run.ablation, "config": run.config.to_dict(),
+            "train_seconds": round(result.seconds, 1), "steps": result.steps_done,
+            "command": _train_command(run), "metrics": report.to_dict(),
+        }
+        curves[run.name] = _curve(result.history)
+        manifest = _manifest(profile, test_config, entries)
+        assets.write_json_atomic(folder / assets.MANIFEST_NAME, manifest)
+    assets.write_json_atomic(folder / assets.CURVES_NAME, curves)
+    assets.write_json_atomic(folder / assets.SWEEP_NAME, sweep_from_manifest(manifest))
+    assets.write_json_atomic(folder / assets.ABLATION_NAME, ablation_from_manifest(manifest, curves))
+    return manifest
+
+
+def _manifest(profile: Profile, test_config, entries: dict) -> dict:
+    return {
+        "profile": profile.name, "profile_config": profile.__dict__,
+        "source_fingerprint": source_fingerprint(), "build_command": assets.BUILD_COMMAND,
+        "test_split": test_config.__dict__, "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "checkpoints": entries,
+    }
+
+
+def sweep_from_manifest(manifest: dict) -> dict:
+    """Notebook 06's table: method -> scale -> metrics (HR under scale "1")."""
+    sweep: dict[str, dict[str, dict]] = {"hr": {}, "lr": {}, "arseg": {}}
+    for entry in manifest["checkpoints"].values():
+        if entry["ablation"] is None:
+            sweep[entry["method"]][f"{entry['scale']:g}"] = entry["metrics"]
+    return {"profile": manifest["profile"], "gop_length": manifest["profile_config"]["gop_length"],
+            "test_split": manifest["test_split"], "methods": sweep}
+
+
+def ablation_from_manifest(manifest: dict, curves: dict) -> dict:
+    """Notebook 05's ablation table at s = 0.5: variant -> metrics, final losses and the command."""
+    scale = recipes.ABLATION_SCALE
+    variants = {"full": recipes.run_name("arseg", scale)}
+    variants.update({a: recipes.run_name("arseg", scale, a) for a in recipes.ABLATIONS})
+    table = {}
+    for variant, name in variants.items():
+        entry = manifest["checkpoints"][name]
+        table[variant] = {"run": name, "mean_miou": entry["metrics"]["mean_miou"],
+                          "per_distance": entry["metrics"]["per_distance"],
+                          "changes": recipes.ABLATIONS.get(variant, {}), "command": entry["command"],
+                          "final_loss": curves[name]["loss"][-1]}
+    return {"scale": scale, "hr_mean_miou": manifest["checkpoints"]["hr"]["metrics"]["mean_miou"],
+            "lr_mean_miou": manifest["checkpoints"][recipes.run_name("lr", scale)]["metrics"]["mean_miou"],
+            "variants": table}

@@ -1,0 +1,95 @@
+"""The training loop: same seed -> same weights; an interrupted run resumes to the same weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from arseg_tutorial.train.data import ClipSet
+from arseg_tutorial.train.loops import TrainConfig, make_batch
+from arseg_tutorial.train.trainer import train
+
+
+def tiny_clips(num_clips: int = 2, length: int = 12, height: int = 48, width: int = 64) -> ClipSet:
+    """Random frames with labels that depend on them, and a uniform flow: enough to train on."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (num_clips, length, height, width, 3), dtype=np.uint8)
+    labels = (frames[..., 0] // 64).astype(np.uint8)
+    flow = np.zeros((num_clips, length, height, width, 2), np.float32)
+    flow[..., 0] = 1.5
+    return ClipSet(frames, labels, flow, np.ones(labels.shape, bool),
+                   np.zeros((num_clips, length), np.int64))
+
+
+def tiny_config(method: str = "hr", steps: int = 4, **changes) -> TrainConfig:
+    base = dict(method=method, steps=steps, batch_size=2, learning_rate=1e-3, crop_size=(32, 48),
+                net_width=0.125, num_classes=4, scale=1.0 if method == "hr" else 0.5,
+                stage1_steps=steps // 2 if method == "arseg" else 0)
+    return TrainConfig(**{**base, **changes})
+
+
+def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
+    clips = tiny_clips()
+    first = train(tiny_config(steps=2), clips, tmp_path / "a.pt", progress=False)
+    again = train(tiny_config(steps=2), clips, tmp_path / "b.pt", progress=False)
+    other = train(tiny_config(steps=2, seed=1), clips, tmp_path / "c.pt", progress=False)
+    assert _same(_params(first.model), _params(again.model))
+    assert not _same(_params(first.model), _params(other.model))
+    assert [h["loss"] for h in first.history] == [h["loss"] for h in again.history]
+
+
+@pytest.mark.parametrize("method", ["hr", "arseg"])
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, method):
+    clips = tiny_clips()
+    hr_state = None
+    if method == "arseg":
+        hr_state = train(tiny_config(steps=1), clips, tmp_path / "hr.pt", progress=False).model.state_dict()
+    config = tiny_config(method, steps=4)
+    whole = train(config, clips, tmp_path / "whole.pt", hr_state=hr_state, progress=False)
+    part = train(config, clips, tmp_path / "split.pt", hr_state=hr_state, progress=False, max_steps=2)
+    assert part.steps_done == 2 and not part.complete
+    resumed = train(config, clips, tmp_path / "split.pt", hr_state=hr_state, progress=False)
+    assert resumed.complete and len(resumed.history) == 4
+    assert _same(_params(whole.model), _params(resumed.model))
+    assert resumed.history == whole.history
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
+    clips = tiny_clips()
+    train(tiny_config(steps=1), clips, tmp_path / "run.pt", progress=False)
+    with pytest.raises(ValueError, match="another config"):
+        train(tiny_config(steps=2), clips, tmp_path / "run.pt", progress=False)
+
+
+def test_arseg_freezes_the_copied_classifier_and_trains_with_fst(tmp_path):
+    clips = tiny_clips()
+    hr = train(tiny_config(steps=1), clips, tmp_path / "hr.pt", progress=False).model
+    result = train(tiny_config("arseg", steps=2), clips, tmp_path / "ar.pt",
+                   hr_state=hr.state_dict(), progress=False)
+    assert torch.equal(result.model.classifier.weight, hr.classifier.weight)
+    assert [h["stage"] for h in result.history] == [1, 2]
+    assert all(h["fst"] > 0 for h in result.history)
+    unfrozen = train(tiny_config("arseg", steps=2, freeze_classifier=False), clips,
+                     tmp_path / "ar2.pt", hr_state=hr.state_dict(), progress=False)
+    assert not torch.equal(unfrozen.model.classifier.weight, hr.classifier.weight)
+    with pytest.raises(ValueError, match="hr_state"):
+        train(tiny_config("lr"), clips, tmp_path / "lr.pt", progress=False)
+
+
+def test_batches_split_over_processes_cover_the_global_batch():
+    clips = tiny_clips()
+    config = tiny_config("arseg", batch_size=4)
+    whole = make_batch(clips, config, step=3)
+    shares = [make_batch(clips, config, step=3, rank=r, world_size=2) for r in range(2)]
+    assert torch.equal(whole["frame"][0::2], shares[0]["frame"])
+    assert torch.equal(whole["flow"][1::2], shares[1]["flow"])
+    zero = make_batch(clips, tiny_config("arseg", batch_size=4, flow="zero"), step=3)
+    assert not zero["flow"].any() and whole["flow"].abs().sum() > 0
