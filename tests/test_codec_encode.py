@@ -123,6 +123,8 @@ def test_bad_arguments_say_what_to_do(bad, message):
         encode_to_bytes(arguments.pop("frames"), **arguments)
 
 
-def test_unknown_suffix_is_refused(frames, tmp_path):
+def test_unknown_suffix_and_missing_folder_are_refused(frames, tmp_path):
     with pytest.raises(ValueError, match=".mp4, .mkv"):
         encode_video(frames[:2], tmp_path / "clip.avi")
+    with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
+        encode_video(frames[:2], tmp_path / "no" / "clip.mp4")

@@ -176,6 +176,9 @@ def encode_video(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathL
                              f".mov name, or pass container_format='mp4'")
         container_format = CONTAINER_FORMATS[suffix]
     folder = None if in_memory else str(Path(path).resolve().parent)
+    if folder is not None and not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {str(path)!r}: the folder {folder!r} does not exist; "
+                                f"create it first, e.g. Path({folder!r}).mkdir(parents=True)")
     handle, temp_path = tempfile.mkstemp(suffix=suffix, prefix=".encode-", dir=folder)
     os.close(handle)
     try:
