@@ -1,0 +1,394 @@
+"""Real CamVid-style footage: frames and optional labels from disk, encoded into GOPs for evaluation.
+
+Introduced in docs/real_data.md (the notebooks use generated clips; this is for your own data).
+``load_real_clip`` reads a folder of consecutive frames (or a video file) and, optionally, label
+images holding CamVid class indices; ``encode_gops`` turns it into the ``ClipSet`` that
+``arseg_tutorial.evaluate.evaluate_by_distance`` consumes (H.264 GOPs, P-frames only, decoded
+frames, motion-vector flow chained to each GOP's I-frame); ``evaluate_real`` runs the same
+evaluation streaming, one GOP at a time, for datasets too large to hold in memory.
+
+Protocol (the official CamVid pre-processing): a labelled frame t is scored at distance d in a
+GOP of its own that starts at frame t - d, so sparsely labelled footage (CamVid labels 1 frame in
+30) still gives every distance d = 0 .. L-1 its own score.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from arseg_tutorial.scenes.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
+
+if TYPE_CHECKING:
+    from arseg_tutorial.evaluate import DistanceReport
+    from arseg_tutorial.train.data import ClipSet
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+LOSSY_SUFFIXES = (".jpg", ".jpeg")
+LABEL_FORMATS = ("index", "color")
+PROTOCOLS = ("every_distance", "consecutive")
+
+CAMVID_LABEL_COLORS: np.ndarray = np.array([
+    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192), (128, 128, 0),
+    (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192)], dtype=np.uint8)
+"""(11, 3) RGB colour of each class in CamVid's colour label images (SegNet's 11-class map, the one
+the official AR-Seg pre-processing reads). Any other colour (void, or one of the 21 classes the
+11-class set drops) becomes the ignore label 255."""
+
+
+@dataclass
+class RealClip:
+    """Consecutive real frames with labels where they exist (see ``load_real_clip``).
+
+    Attributes:
+        frames: (T, H, W, 3) uint8 RGB.
+        labels: (T, H, W) uint8; 0..10 = ``class_names``, 255 = ignore (void, or no label file).
+        labelled: (T,) bool, True where frame t had a label image.
+        class_names: the 11 CamVid class names.
+        frame_sources: T strings, the image file of each frame (``video.mp4#12`` for a video).
+        label_sources: T label file paths (None where unlabelled).
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray
+    labelled: np.ndarray
+    class_names: tuple[str, ...]
+    frame_sources: tuple[str, ...]
+    label_sources: tuple[str | None, ...]
+
+    @property
+    def length(self) -> int:
+        """Number of frames T."""
+        return int(self.frames.shape[0])
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(H, W) in pixels."""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    @property
+    def labelled_indices(self) -> np.ndarray:
+        """(M,) int64 indices of the labelled frames."""
+        return np.flatnonzero(self.labelled)
+
+
+def _natural_key(path: Path) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def _list_images(folder: Path, what: str) -> list[Path]:
+    if not folder.is_dir():
+        state = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"{what} folder {str(folder)!r} {state}; pass the folder that holds "
+                                f"the images (or a video file for the frames)")
+    images = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+    if not images:
+        count = sum(1 for _ in folder.iterdir())
+        raise ValueError(f"{what} folder {str(folder)!r} holds no images ({count} entries, none ending "
+                         f"in {', '.join(IMAGE_SUFFIXES)})")
+    return images
+
+
+def _decode_image(path: Path) -> av.VideoFrame:
+    try:
+        with av.open(str(path)) as container:
+            return next(container.decode(video=0))
+    except (av.error.FFmpegError, StopIteration) as err:
+        raise ValueError(f"cannot decode the image {str(path)!r} ({err}); is it a valid PNG/JPEG?") from err
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """One image file decoded with PyAV. Introduced in docs/real_data.md.
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+    """
+    return _decode_image(Path(path)).to_ndarray(format="rgb24")
+
+
+def _colors_to_classes(rgb: np.ndarray) -> np.ndarray:
+    weights = np.array([65536, 256, 1])
+    codes = rgb.astype(np.int64) @ weights
+    table = CAMVID_LABEL_COLORS.astype(np.int64) @ weights
+    order = np.argsort(table)
+    found = np.searchsorted(table[order], codes).clip(0, NUM_CLASSES - 1)
+    hit = table[order][found] == codes
+    return np.where(hit, order[found], IGNORE_LABEL).astype(np.uint8)
+
+
+def read_label_image(path: str | Path, *, void_index: int | None = 11,
+                     label_format: str = "index") -> np.ndarray:
+    """One label image as class indices. Introduced in docs/real_data.md.
+
+    Args:
+        path: a lossless image (PNG): 8-bit grey or palette with class indices 0..10 in CamVid
+            order (``label_format="index"``, SegNet's ``*annot`` images), or CamVid colours
+            (``label_format="color"``, see ``CAMVID_LABEL_COLORS``).
+        void_index: the index that means "void" (-> 255); None if the images have none.
+    Returns:
+        (H, W) uint8; 0..10 = classes, 255 = ignore.
+    Raises:
+        ValueError: an index image with values other than 0..10, ``void_index`` and 255 (the
+            message names the file and the values), or a colour image read as indices.
+    """
+    path = Path(path)
+    if label_format not in LABEL_FORMATS:
+        raise ValueError(f"label_format must be one of {LABEL_FORMATS}, got {label_format!r}")
+    if path.suffix.lower() in LOSSY_SUFFIXES:
+        raise ValueError(f"label image {str(path)!r} is a JPEG: lossy compression changes class values "
+                         f"at edges; save labels as PNG")
+    frame = _decode_image(path)
+    if label_format == "color":
+        return _colors_to_classes(frame.to_ndarray(format="rgb24"))
+    if frame.format.name == "pal8":
+        values = frame.to_ndarray()[0]
+    elif frame.format.name.startswith("gray"):
+        values = frame.to_ndarray()
+    else:
+        rgb = frame.to_ndarray(format="rgb24")
+        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+            raise ValueError(f"label image {str(path)!r} is a colour image ({frame.format.name}), not "
+                             f"class indices; if it uses CamVid's colours pass label_format='color'")
+        values = rgb[..., 0]
+    return _map_void(np.asarray(values), void_index, path)
+
+
+def _map_void(values: np.ndarray, void_index: int | None, path: Path) -> np.ndarray:
+    allowed = set(range(NUM_CLASSES)) | {IGNORE_LABEL} | ({void_index} if void_index is not None else set())
+    bad = sorted(set(np.unique(values).tolist()) - allowed)
+    if bad:
+        shown = ", ".join(map(str, bad[:12])) + (" ..." if len(bad) > 12 else "")
+        raise ValueError(f"label image {str(path)!r} holds values {shown}: expected class indices "
+                         f"0..{NUM_CLASSES - 1} in CamVid order, 255, or the void index "
+                         f"{void_index}; pass void_index= to match your data, or label_format='color' "
+                         f"for colour labels")
+    if void_index is not None:
+        values = np.where(values == void_index, IGNORE_LABEL, values)
+    return values.astype(np.uint8)
+
+
+def _frames_from_video(path: Path, max_frames: int | None) -> tuple[list[np.ndarray], list[str]]:
+    from arseg_tutorial.codec import iter_video
+
+    images, names = [], []
+    for frame in iter_video(path, motion_vectors=False):
+        if max_frames is not None and len(images) >= max_frames:
+            break
+        images.append(frame.image)
+        names.append(f"{path}#{frame.index}")
+    if not images:
+        raise ValueError(f"the video {str(path)!r} holds no frames")
+    return images, names
+
+
+def _label_files(folder: Path, frame_keys: list[str], suffix: str) -> list[Path | None]:
+    by_key = {}
+    for path in _list_images(folder, "labels"):
+        if path.stem.endswith(suffix):
+            by_key[path.stem[:len(path.stem) - len(suffix)] if suffix else path.stem] = path
+    found = [by_key.get(key) for key in frame_keys]
+    if not any(found):
+        raise ValueError(f"no label image in {str(folder)!r} matches a frame: label files must be named "
+                         f"like the frame ('{frame_keys[0]}{suffix}.png'; for a video, the frame index, "
+                         f"e.g. '0{suffix}.png'); pass label_suffix= if they carry one (e.g. '_L')")
+    return found
+
+
+def _check_size(size: tuple[int, int] | None, first: tuple[int, int], source: str) -> None:
+    if size is not None:
+        if len(size) != 2 or any(not isinstance(v, (int, np.integer)) or v < 2 or v % 2 for v in size):
+            raise ValueError(f"size must be (height, width) in pixels, both even and >= 2, got {size!r}")
+    elif first[0] % 2 or first[1] % 2:
+        even = (first[0] - first[0] % 2, first[1] - first[1] % 2)
+        raise ValueError(f"frames are {first[0]}x{first[1]} ({source}): H.264 needs even sizes; pass "
+                         f"size=(height, width) with even values, e.g. size={even}")
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize (antialiased when shrinking). Introduced in docs/real_data.md.
+
+    Args:
+        frames: (T, H, W, 3) uint8.
+    Returns:
+        (T, size[0], size[1], 3) uint8.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    shrink = size[0] < frames.shape[1] or size[1] < frames.shape[2]
+    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of (T, H, W) uint8 labels to (T, size[0], size[1]) uint8."""
+    x = torch.from_numpy(np.ascontiguousarray(labels))[:, None].float()
+    return F.interpolate(x, size=size, mode="nearest-exact")[:, 0].to(torch.uint8).numpy()
+
+
+def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
+                   size: tuple[int, int] | None = None, void_index: int | None = 11,
+                   max_frames: int | None = None, label_suffix: str = "",
+                   label_format: str = "index") -> RealClip:
+    """Read consecutive real frames and their (optional, possibly sparse) labels.
+
+    Introduced in docs/real_data.md.
+
+    Args:
+        source: a folder of frames (PNG/JPEG, in natural name order: ``f2`` before ``f10``) or a
+            video file FFmpeg can read (any codec).
+        labels_dir: folder of label images named like their frame (the frame's file stem, or for
+            a video the 0-based frame index, e.g. ``42.png``) plus ``label_suffix``.
+            Frames without a label image get all-255 labels and ``labelled[t] = False``.
+        size: (height, width) to resize to (bilinear frames, nearest labels); even values. Needed
+            when the frames have an odd size.
+        void_index: label value meaning "void" (CamVid/SegNet: 11) -> 255; None for none.
+        max_frames: read at most this many frames (the first ones).
+        label_suffix: text between the frame's stem and the label's extension (CamVid's
+            original colour labels: ``"_L"``).
+        label_format: "index" (grey or palette class indices) or "color" (CamVid colours).
+    Returns:
+        A ``RealClip``.
+    Raises:
+        FileNotFoundError: a missing folder or video. ValueError: no images, frames of different
+        sizes, a label of a different size than its frame, label values outside 0..10 (and not
+        void or 255), an odd frame size without ``size=``; each message names the file.
+    """
+    source = Path(source)
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1, got {max_frames!r}")
+    if source.is_file():
+        images, names = _frames_from_video(source, max_frames)
+        keys = [str(i) for i in range(len(images))]
+    else:
+        paths = _list_images(source, "frames")[:max_frames]
+        images, names, keys = [read_image(p) for p in paths], [str(p) for p in paths], [p.stem for p in paths]
+    first = images[0].shape[:2]
+    for image, name in zip(images, names):
+        if image.shape[:2] != first:
+            raise ValueError(f"frame {name!r} is {image.shape[0]}x{image.shape[1]} but {names[0]!r} is "
+                             f"{first[0]}x{first[1]}: all frames must share one size (or pass size=)")
+    _check_size(size, first, names[0])
+    frames = np.stack(images)
+    labels = np.full(frames.shape[:3], IGNORE_LABEL, np.uint8)
+    label_paths = _label_files(Path(labels_dir), keys, label_suffix) if labels_dir is not None else [None] * len(keys)
+    for t, path in enumerate(label_paths):
+        if path is not None:
+            label = read_label_image(path, void_index=void_index, label_format=label_format)
+            if label.shape != first:
+                raise ValueError(f"label {str(path)!r} is {label.shape[0]}x{label.shape[1]} but its frame "
+                                 f"{names[t]!r} is {first[0]}x{first[1]}: labels must match their frame")
+            labels[t] = label
+    if size is not None and tuple(size) != first:
+        frames, labels = resize_frames(frames, tuple(size)), resize_labels(labels, tuple(size))
+    return RealClip(frames, labels, np.array([p is not None for p in label_paths]), CLASS_NAMES,
+                    tuple(names), tuple(None if p is None else str(p) for p in label_paths))
+
+
+def gop_windows(clip: RealClip, gop_length: int = 12, protocol: str = "every_distance",
+                distances: Sequence[int] | None = None) -> list[tuple[int, list[int]]]:
+    """The GOPs to encode: (first frame, positions in the GOP whose labels are scored).
+
+    Introduced in docs/real_data.md.
+
+    Args:
+        protocol: "every_distance" (each labelled frame t at each distance d in its own GOP
+            starting at t - d, kept where the GOP fits in the clip; the official CamVid protocol)
+            or "consecutive" (GOPs 0..L-1, L..2L-1, ... as a player sees the stream, labelled
+            or not; the tail of fewer than L frames is dropped).
+        distances: score only these distances d (e.g. ``[gop_length - 1]`` for training pairs).
+    Returns:
+        Sorted list of (start, positions); frame ``start + d`` is scored at distance d
+        (``positions`` is empty for an unlabelled "consecutive" GOP).
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if clip.length < gop_length:
+        raise ValueError(f"the clip has {clip.length} frames, fewer than one GOP ({gop_length}); "
+                         f"load more frames or pass a smaller gop_length")
+    wanted = set(range(gop_length) if distances is None else distances)
+    if protocol == "consecutive":
+        starts = range(0, clip.length - gop_length + 1, gop_length)
+    else:
+        starts = sorted({t - d for t in clip.labelled_indices for d in wanted
+                         if 0 <= t - d <= clip.length - gop_length})
+    windows = [(s, [d for d in sorted(wanted) if clip.labelled[s + d]]) for s in starts]
+    if not windows:
+        raise ValueError(f"no labelled frame can be scored with GOPs of {gop_length} frames "
+                         f"({int(clip.labelled.sum())} labelled of {clip.length}); a labelled frame t "
+                         f"needs frames t-d .. t-d+{gop_length - 1} in the clip")
+    return windows
+
+
+def encode_gops(clip: RealClip, *, gop_length: int = 12, crf: int = 18,
+                protocol: str = "every_distance", distances: Sequence[int] | None = None) -> ClipSet:
+    """Encode the GOPs of ``gop_windows`` (H.264, P-frames only), decode them, chain the flows.
+
+    Introduced in docs/real_data.md. The result feeds ``evaluate_by_distance`` directly
+    (``clips.frames, clips.labels, clips.flow_key``); all GOPs are held in memory, so for long
+    footage use ``evaluate_real``.
+
+    Returns:
+        ``arseg_tutorial.train.data.ClipSet`` with N = number of windows: decoded frames
+        (N, L, H, W, 3), labels (N, L, H, W) = 255 except at the scored positions, flow_key,
+        valid_key, packet_bytes.
+    """
+    from arseg_tutorial.train.data import ClipSet, encode_clip
+
+    windows = gop_windows(clip, gop_length, protocol, distances)
+    n, (h, w) = len(windows), clip.frame_size
+    out = ClipSet(np.zeros((n, gop_length, h, w, 3), np.uint8),
+                  np.full((n, gop_length, h, w), IGNORE_LABEL, np.uint8),
+                  np.zeros((n, gop_length, h, w, 2), np.float32),
+                  np.zeros((n, gop_length, h, w), bool), np.zeros((n, gop_length), np.int64))
+    for i, (start, positions) in enumerate(windows):
+        out.frames[i], out.flow_key[i], out.valid_key[i], out.packet_bytes[i] = encode_clip(
+            clip.frames[start:start + gop_length], gop_length, crf)
+        out.labels[i, positions] = clip.labels[[start + d for d in positions]]
+    return out
+
+
+def evaluate_real(segment_gop: Callable[[np.ndarray, np.ndarray], np.ndarray], clip: RealClip, *,
+                  gop_length: int = 12, crf: int = 18, protocol: str = "every_distance",
+                  gmacs_per_frame: float | None = None) -> DistanceReport:
+    """Per-distance mIoU on real footage, one encoded GOP in memory at a time.
+
+    Introduced in docs/real_data.md. The same confusion matrices as
+    ``evaluate_by_distance(segment_gop, *encode_gops(clip)...)``; the segmenter only sees a GOP
+    up to its last scored frame (enough for HR, LR-only and AR-Seg, which never look ahead), so
+    ``ms_per_frame`` averages over the frames it segmented.
+
+    Args:
+        segment_gop: see ``arseg_tutorial.evaluate.GopSegmenter`` (e.g. ``make_segmenter(...)``).
+        clip: a ``RealClip`` with labels.
+    Returns:
+        ``arseg_tutorial.evaluate.DistanceReport``.
+    Raises:
+        ValueError: some distance d has no labelled frame to score (the message lists them).
+    """
+    from arseg_tutorial.evaluate import confusion_matrix, report_from_confusions
+    from arseg_tutorial.train.data import encode_clip
+
+    windows = gop_windows(clip, gop_length, protocol)
+    missing = sorted(set(range(gop_length)) - {d for _, ds in windows for d in ds})
+    if missing:
+        raise ValueError(f"no labelled frame can be scored at distance(s) {missing}: label more "
+                         f"frames, or load more frames around the labelled ones")
+    confusions = np.zeros((gop_length, NUM_CLASSES, NUM_CLASSES), np.int64)
+    seconds, frames = 0.0, 0
+    for start, positions in (w for w in windows if w[1]):
+        decoded, flow, _, _ = encode_clip(clip.frames[start:start + gop_length], gop_length, crf)
+        end = max(positions) + 1
+        tic = time.perf_counter()
+        pred = np.asarray(segment_gop(decoded[:end], flow[:end]))
+        seconds += time.perf_counter() - tic
+        frames += end
+        for d in positions:
+            confusions[d] += confusion_matrix(pred[d], clip.labels[start + d], NUM_CLASSES)
+    return report_from_confusions(confusions, clip.class_names, seconds, frames, gmacs_per_frame)
