@@ -51,34 +51,42 @@ def block_cells(mvs: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _cell_size(mvs: np.ndarray) -> int:
+    """The largest power of two (<= 16) dividing every block size and block corner."""
     edges = np.concatenate([mvs["w"], mvs["h"], mvs["dst_x"] - mvs["w"] // 2,
                             mvs["dst_y"] - mvs["h"] // 2]).astype(np.int64)
-    return int(np.gcd.reduce(np.abs(edges[edges != 0]))) if np.any(edges) else 16
+    combined = int(np.bitwise_or.reduce(np.abs(edges))) | 16
+    return combined & -combined
 
 
-def _invalidate_outside(flow: np.ndarray, valid: np.ndarray, reach_px: tuple[float, float]) -> None:
+def _invalidate_outside(flow: np.ndarray, valid: np.ndarray, cell_flow: np.ndarray,
+                        cell: int) -> None:
     """In place: pixels whose ``p + flow`` leaves the frame become invalid with zero flow.
 
-    Only the bands along the borders as wide as the largest vector component can point outside
-    (left/right bands in x, top/bottom bands in y), so only those are checked.
+    Only cells whose vector can carry one of their pixels outside are checked pixel by pixel
+    (a handful along the borders), all at once with array indexing.
 
     Args:
-        flow: (H, W, 2) float32; valid: (H, W) bool.
-        reach_px: the largest |dx| and |dy| anywhere in ``flow``.
+        flow: (H, W, 2) float32 and valid: (H, W) bool, painted from ``cell_flow``.
+        cell_flow: (gh, gw, 2) float32 vector of each cell_px x cell_px cell.
     """
     height, width = valid.shape
-    reach_x, reach_y = (int(np.ceil(r)) + 1 for r in reach_px)
-    bands = [(slice(None), slice(0, reach_x), 0, width),
-             (slice(None), slice(max(width - reach_x, 0), width), 0, width),
-             (slice(0, reach_y), slice(None), 1, height),
-             (slice(max(height - reach_y, 0), height), slice(None), 1, height)]
-    for rows, cols, axis, size in bands:
-        positions = np.arange(size, dtype=np.float32)[cols if axis == 0 else rows]
-        positions = positions[None, :] if axis == 0 else positions[:, None]
-        target = positions + flow[rows, cols, axis]
-        outside = (target < 0) | (target > size - 1)
-        valid[rows, cols] &= ~outside
-        flow[rows, cols] *= ~outside[..., None]
+    grid_h, grid_w = cell_flow.shape[:2]
+    left = np.arange(grid_w, dtype=np.float32)[None, :] * cell
+    top = np.arange(grid_h, dtype=np.float32)[:, None] * cell
+    right = np.minimum(left + cell, width) - 1
+    bottom = np.minimum(top + cell, height) - 1
+    risky = ((left + cell_flow[..., 0] < 0) | (right + cell_flow[..., 0] > width - 1)
+             | (top + cell_flow[..., 1] < 0) | (bottom + cell_flow[..., 1] > height - 1))
+    cell_rows, cell_cols = np.nonzero(risky)
+    offsets = np.arange(cell * cell)
+    rows = (cell_rows[:, None] * cell + offsets // cell).ravel()
+    cols = (cell_cols[:, None] * cell + offsets % cell).ravel()
+    inside_frame = (rows < height) & (cols < width)
+    rows, cols = rows[inside_frame], cols[inside_frame]
+    target_x, target_y = cols + flow[rows, cols, 0], rows + flow[rows, cols, 1]
+    outside = (target_x < 0) | (target_x > width - 1) | (target_y < 0) | (target_y > height - 1)
+    valid[rows[outside], cols[outside]] = False
+    flow[rows[outside], cols[outside]] = 0.0
 
 
 def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
@@ -116,8 +124,7 @@ def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
     flow = np.repeat(np.repeat(cell_flow, cell, axis=0), cell, axis=1)[:height, :width]
     valid = np.repeat(np.repeat(cell_valid, cell, axis=0), cell, axis=1)[:height, :width]
     flow, valid = np.ascontiguousarray(flow), np.ascontiguousarray(valid)
-    reach = np.abs(cell_flow).reshape(-1, 2).max(axis=0, initial=0.0)
-    _invalidate_outside(flow, valid, (float(reach[0]), float(reach[1])))
+    _invalidate_outside(flow, valid, cell_flow, cell)
     return flow, valid
 
 
