@@ -80,6 +80,10 @@ def test_unlabelled_frames_get_ignore_labels(tmp_path):
     assert clip.labelled_indices.tolist() == [1, 3]
     unlabelled = load_real_clip(tmp_path / "frames")
     assert not unlabelled.labelled.any() and (unlabelled.labels == 255).all()
+    chunk = load_real_clip(tmp_path / "frames", tmp_path / "labels", first_frame=2, max_frames=1)
+    assert chunk.length == 1 and not chunk.labelled.any()  # a chunk without labels is no error
+    chunk = load_real_clip(tmp_path / "frames", tmp_path / "labels", first_frame=3)
+    assert chunk.labelled.tolist() == [True, False] and chunk.frame_sources[0].endswith("seq_f3.png")
 
 
 def test_colour_labels_with_suffix(tmp_path):
@@ -125,6 +129,9 @@ def test_video_file_as_frame_source(tmp_path):
     assert clip.frames.shape == (5, H, W, 3) and clip.labelled.tolist() == [False] * 4 + [True]
     assert np.abs(clip.frames.astype(int) - frames[:5]).mean() < 3  # H.264 at crf 10: nearly lossless
     assert clip.frame_sources[4].endswith("clip.mp4#4")
+    chunk = load_real_clip(tmp_path / "clip.mp4", tmp_path / "labels", first_frame=3, max_frames=2)
+    np.testing.assert_array_equal(chunk.frames, clip.frames[3:5])
+    assert chunk.labelled.tolist() == [False, True]  # label files are named by absolute frame index
 
 
 def test_errors_name_the_problem(tmp_path):
@@ -202,6 +209,9 @@ def test_evaluate_real_matches_evaluate_by_distance_and_runs_a_model(tmp_path):
     assert len(streamed.per_distance) == 12
     np.testing.assert_allclose(streamed.per_distance, pooled.per_distance)
     assert streamed.frames == 2 * 12 and pooled.frames == 2 * 12
+    twice = evaluate_real(brightness, (c for c in [clip, clip]))  # pooled over clips, streamed
+    np.testing.assert_allclose(twice.per_distance, streamed.per_distance)
+    assert twice.frames == 4 * 12
 
     from arseg_tutorial.models import build_model
 

@@ -8,22 +8,20 @@ frames, motion-vector flow chained to each GOP's I-frame); ``evaluate_real`` run
 evaluation streaming, one GOP at a time, for datasets too large to hold in memory.
 
 Protocol (the official CamVid pre-processing): a labelled frame t is scored at distance d in a
-GOP of its own that starts at frame t - d, so sparsely labelled footage (CamVid labels 1 frame in
-30) still gives every distance d = 0 .. L-1 its own score.
+GOP of its own that starts at frame t - d, so sparsely labelled footage (CamVid labels about
+1 frame in 30) still gives every distance d = 0 .. L-1 its own score.
 """
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import av
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from arseg_tutorial.scenes.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
 
@@ -31,7 +29,7 @@ if TYPE_CHECKING:
     from arseg_tutorial.evaluate import DistanceReport
     from arseg_tutorial.train.data import ClipSet
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
 LABEL_FORMATS = ("index", "color")
 PROTOCOLS = ("every_distance", "consecutive")
@@ -175,31 +173,27 @@ def _map_void(values: np.ndarray, void_index: int | None, path: Path) -> np.ndar
     return values.astype(np.uint8)
 
 
-def _frames_from_video(path: Path, max_frames: int | None) -> tuple[list[np.ndarray], list[str]]:
+def _video_frames(path: Path, first: int, count: int | None) -> Iterator[tuple[str, str, np.ndarray]]:
     from arseg_tutorial.codec import iter_video
 
-    images, names = [], []
     for frame in iter_video(path, motion_vectors=False):
-        if max_frames is not None and len(images) >= max_frames:
-            break
-        images.append(frame.image)
-        names.append(f"{path}#{frame.index}")
-    if not images:
-        raise ValueError(f"the video {str(path)!r} holds no frames")
-    return images, names
+        if count is not None and frame.index >= first + count:
+            return
+        if frame.index >= first:
+            yield f"{path}#{frame.index}", str(frame.index), frame.image
 
 
-def _label_files(folder: Path, frame_keys: list[str], suffix: str) -> list[Path | None]:
+def _label_index(folder: Path, suffix: str, is_frame_key: Callable[[str], bool],
+                 example: str) -> dict[str, Path]:
     by_key = {}
     for path in _list_images(folder, "labels"):
         if path.stem.endswith(suffix):
             by_key[path.stem[:len(path.stem) - len(suffix)] if suffix else path.stem] = path
-    found = [by_key.get(key) for key in frame_keys]
-    if not any(found):
-        raise ValueError(f"no label image in {str(folder)!r} matches a frame: label files must be named "
-                         f"like the frame ('{frame_keys[0]}{suffix}.png'; for a video, the frame index, "
-                         f"e.g. '0{suffix}.png'); pass label_suffix= if they carry one (e.g. '_L')")
-    return found
+    if not any(is_frame_key(key) for key in by_key):
+        raise ValueError(f"no label image in {str(folder)!r} is named after a frame: name each label like "
+                         f"its frame (e.g. '{example}{suffix}.png'; for a video, by frame index, e.g. "
+                         f"'0{suffix}.png'); pass label_suffix= if they carry one (e.g. '_L')")
+    return by_key
 
 
 def _check_size(size: tuple[int, int] | None, first: tuple[int, int], source: str) -> None:
@@ -220,6 +214,9 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     Returns:
         (T, size[0], size[1], 3) uint8.
     """
+    import torch
+    import torch.nn.functional as F
+
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
     shrink = size[0] < frames.shape[1] or size[1] < frames.shape[2]
     x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
@@ -228,13 +225,16 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Nearest-neighbour resize of (T, H, W) uint8 labels to (T, size[0], size[1]) uint8."""
+    import torch
+    import torch.nn.functional as F
+
     x = torch.from_numpy(np.ascontiguousarray(labels))[:, None].float()
     return F.interpolate(x, size=size, mode="nearest-exact")[:, 0].to(torch.uint8).numpy()
 
 
 def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
                    size: tuple[int, int] | None = None, void_index: int | None = 11,
-                   max_frames: int | None = None, label_suffix: str = "",
+                   first_frame: int = 0, max_frames: int | None = None, label_suffix: str = "",
                    label_format: str = "index") -> RealClip:
     """Read consecutive real frames and their (optional, possibly sparse) labels.
 
@@ -249,7 +249,8 @@ def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
         size: (height, width) to resize to (bilinear frames, nearest labels); even values. Needed
             when the frames have an odd size.
         void_index: label value meaning "void" (CamVid/SegNet: 11) -> 255; None for none.
-        max_frames: read at most this many frames (the first ones).
+        first_frame, max_frames: read frames ``first_frame`` .. ``first_frame + max_frames - 1``
+            only (0-based, in name order; default: all), e.g. to load long footage in chunks.
         label_suffix: text between the frame's stem and the label's extension (CamVid's
             original colour labels: ``"_L"``).
         label_format: "index" (grey or palette class indices) or "color" (CamVid colours).
@@ -261,34 +262,39 @@ def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
         void or 255), an odd frame size without ``size=``; each message names the file.
     """
     source = Path(source)
-    if max_frames is not None and max_frames < 1:
-        raise ValueError(f"max_frames must be >= 1, got {max_frames!r}")
+    if first_frame < 0 or (max_frames is not None and max_frames < 1):
+        raise ValueError(f"need first_frame >= 0 and max_frames >= 1, got {first_frame!r}, {max_frames!r}")
     if source.is_file():
-        images, names = _frames_from_video(source, max_frames)
-        keys = [str(i) for i in range(len(images))]
+        items, is_frame_key, example = _video_frames(source, first_frame, max_frames), str.isdigit, "0"
     else:
-        paths = _list_images(source, "frames")[:max_frames]
-        images, names, keys = [read_image(p) for p in paths], [str(p) for p in paths], [p.stem for p in paths]
-    first = images[0].shape[:2]
-    for image, name in zip(images, names):
-        if image.shape[:2] != first:
-            raise ValueError(f"frame {name!r} is {image.shape[0]}x{image.shape[1]} but {names[0]!r} is "
+        every = _list_images(source, "frames")
+        paths = every[first_frame:][:max_frames]
+        items = ((str(p), p.stem, read_image(p)) for p in paths)
+        is_frame_key, example = {p.stem for p in every}.__contains__, every[0].stem
+    label_files = {} if labels_dir is None else _label_index(Path(labels_dir), label_suffix, is_frame_key, example)
+    records: list[tuple[str, np.ndarray, np.ndarray, Path | None]] = []
+    for name, key, image in items:
+        if not records:
+            first = image.shape[:2]
+            _check_size(size, first, name)
+        elif image.shape[:2] != first:
+            raise ValueError(f"frame {name!r} is {image.shape[0]}x{image.shape[1]} but {records[0][0]!r} is "
                              f"{first[0]}x{first[1]}: all frames must share one size (or pass size=)")
-    _check_size(size, first, names[0])
-    frames = np.stack(images)
-    labels = np.full(frames.shape[:3], IGNORE_LABEL, np.uint8)
-    label_paths = _label_files(Path(labels_dir), keys, label_suffix) if labels_dir is not None else [None] * len(keys)
-    for t, path in enumerate(label_paths):
+        path = label_files.get(key)
+        label = np.full(first, IGNORE_LABEL, np.uint8)
         if path is not None:
             label = read_label_image(path, void_index=void_index, label_format=label_format)
             if label.shape != first:
                 raise ValueError(f"label {str(path)!r} is {label.shape[0]}x{label.shape[1]} but its frame "
-                                 f"{names[t]!r} is {first[0]}x{first[1]}: labels must match their frame")
-            labels[t] = label
-    if size is not None and tuple(size) != first:
-        frames, labels = resize_frames(frames, tuple(size)), resize_labels(labels, tuple(size))
-    return RealClip(frames, labels, np.array([p is not None for p in label_paths]), CLASS_NAMES,
-                    tuple(names), tuple(None if p is None else str(p) for p in label_paths))
+                                 f"{name!r} is {first[0]}x{first[1]}: labels must match their frame")
+        if size is not None and tuple(size) != first:
+            image, label = resize_frames(image[None], tuple(size))[0], resize_labels(label[None], tuple(size))[0]
+        records.append((name, image, label, path))
+    if not records:
+        raise ValueError(f"{str(source)!r} holds no frames from frame {first_frame} on")
+    names, frames, labels, label_paths = zip(*records)
+    return RealClip(np.stack(frames), np.stack(labels), np.array([p is not None for p in label_paths]),
+                    CLASS_NAMES, names, tuple(None if p is None else str(p) for p in label_paths))
 
 
 def gop_windows(clip: RealClip, gop_length: int = 12, protocol: str = "every_distance",
@@ -354,19 +360,20 @@ def encode_gops(clip: RealClip, *, gop_length: int = 12, crf: int = 18,
     return out
 
 
-def evaluate_real(segment_gop: Callable[[np.ndarray, np.ndarray], np.ndarray], clip: RealClip, *,
-                  gop_length: int = 12, crf: int = 18, protocol: str = "every_distance",
-                  gmacs_per_frame: float | None = None) -> DistanceReport:
+def evaluate_real(segment_gop: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                  clips: RealClip | Iterable[RealClip], *, gop_length: int = 12, crf: int = 18,
+                  protocol: str = "every_distance", gmacs_per_frame: float | None = None) -> DistanceReport:
     """Per-distance mIoU on real footage, one encoded GOP in memory at a time.
 
-    Introduced in docs/real_data.md. The same confusion matrices as
-    ``evaluate_by_distance(segment_gop, *encode_gops(clip)...)``; the segmenter only sees a GOP
-    up to its last scored frame (enough for HR, LR-only and AR-Seg, which never look ahead), so
-    ``ms_per_frame`` averages over the frames it segmented.
+    Introduced in docs/real_data.md. Gives the same confusion matrices as ``evaluate_by_distance``
+    on ``encode_gops(clip)``, pooled over all clips (e.g. one per sequence, or a generator that
+    loads long footage in chunks). The segmenter sees each GOP up to its last scored frame
+    (enough for HR, LR-only and AR-Seg, which never look ahead); ``ms_per_frame`` averages over
+    the frames it segmented.
 
     Args:
         segment_gop: see ``arseg_tutorial.evaluate.GopSegmenter`` (e.g. ``make_segmenter(...)``).
-        clip: a ``RealClip`` with labels.
+        clips: one ``RealClip`` with labels, or several (a list or a generator).
     Returns:
         ``arseg_tutorial.evaluate.DistanceReport``.
     Raises:
@@ -375,20 +382,31 @@ def evaluate_real(segment_gop: Callable[[np.ndarray, np.ndarray], np.ndarray], c
     from arseg_tutorial.evaluate import confusion_matrix, report_from_confusions
     from arseg_tutorial.train.data import encode_clip
 
-    windows = gop_windows(clip, gop_length, protocol)
-    missing = sorted(set(range(gop_length)) - {d for _, ds in windows for d in ds})
+    clips = [clips] if isinstance(clips, RealClip) else clips
+    if isinstance(clips, Sequence):
+        scored = {d for clip in clips for _, ds in gop_windows(clip, gop_length, protocol) for d in ds}
+        _check_distances(scored, gop_length)
+    confusions = np.zeros((gop_length, NUM_CLASSES, NUM_CLASSES), np.int64)
+    seconds, frames, scored = 0.0, 0, set()
+    for clip in clips:
+        for start, positions in gop_windows(clip, gop_length, protocol):
+            if not positions:
+                continue
+            decoded, flow, _, _ = encode_clip(clip.frames[start:start + gop_length], gop_length, crf)
+            end = max(positions) + 1
+            tic = time.perf_counter()
+            pred = np.asarray(segment_gop(decoded[:end], flow[:end]))
+            seconds += time.perf_counter() - tic
+            frames += end
+            scored.update(positions)
+            for d in positions:
+                confusions[d] += confusion_matrix(pred[d], clip.labels[start + d], NUM_CLASSES)
+    _check_distances(scored, gop_length)
+    return report_from_confusions(confusions, CLASS_NAMES, seconds, frames, gmacs_per_frame)
+
+
+def _check_distances(scored: set[int], gop_length: int) -> None:
+    missing = sorted(set(range(gop_length)) - scored)
     if missing:
         raise ValueError(f"no labelled frame can be scored at distance(s) {missing}: label more "
                          f"frames, or load more frames around the labelled ones")
-    confusions = np.zeros((gop_length, NUM_CLASSES, NUM_CLASSES), np.int64)
-    seconds, frames = 0.0, 0
-    for start, positions in (w for w in windows if w[1]):
-        decoded, flow, _, _ = encode_clip(clip.frames[start:start + gop_length], gop_length, crf)
-        end = max(positions) + 1
-        tic = time.perf_counter()
-        pred = np.asarray(segment_gop(decoded[:end], flow[:end]))
-        seconds += time.perf_counter() - tic
-        frames += end
-        for d in positions:
-            confusions[d] += confusion_matrix(pred[d], clip.labels[start + d], NUM_CLASSES)
-    return report_from_confusions(confusions, clip.class_names, seconds, frames, gmacs_per_frame)
