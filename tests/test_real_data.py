@@ -185,7 +185,7 @@ def test_encoded_gops_have_keyframe_first_and_motion_vector_flow(tmp_path):
     clip = load_real_clip(tmp_path / "frames", tmp_path / "labels")
     clips = encode_gops(clip, gop_length=12)
     assert clips.frames.shape == (2, 12, H, W, 3) and clips.flow_key.shape == (2, 12, H, W, 2)
-    assert (clips.labels[0, :11] == 255).all() and (clips.labels[1, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]] == 255).all()
+    assert (clips.labels[0, :11] == 255).all() and (clips.labels[1, :10] == 255).all()
     np.testing.assert_array_equal(clips.labels[1, 11], clip.labels[12])
     assert (clips.packet_bytes[:, 0] > 2 * clips.packet_bytes[:, 1:].max(1)).all()  # the I-frame
     originals = np.stack([clip.frames[0:12], clip.frames[1:13]])  # windows start at frames 0 and 1

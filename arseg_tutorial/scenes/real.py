@@ -271,15 +271,16 @@ def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
         paths = every[first_frame:][:max_frames]
         items = ((str(p), p.stem, read_image(p)) for p in paths)
         is_frame_key, example = {p.stem for p in every}.__contains__, every[0].stem
-    label_files = {} if labels_dir is None else _label_index(Path(labels_dir), label_suffix, is_frame_key, example)
+    label_files = ({} if labels_dir is None
+                   else _label_index(Path(labels_dir), label_suffix, is_frame_key, example))
     records: list[tuple[str, np.ndarray, np.ndarray, Path | None]] = []
     for name, key, image in items:
         if not records:
             first = image.shape[:2]
             _check_size(size, first, name)
         elif image.shape[:2] != first:
-            raise ValueError(f"frame {name!r} is {image.shape[0]}x{image.shape[1]} but {records[0][0]!r} is "
-                             f"{first[0]}x{first[1]}: all frames must share one size (or pass size=)")
+            raise ValueError(f"frame {name!r} is {image.shape[0]}x{image.shape[1]} but {records[0][0]!r} "
+                             f"is {first[0]}x{first[1]}: all frames of a clip must share one size")
         path = label_files.get(key)
         label = np.full(first, IGNORE_LABEL, np.uint8)
         if path is not None:
@@ -288,7 +289,8 @@ def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
                 raise ValueError(f"label {str(path)!r} is {label.shape[0]}x{label.shape[1]} but its frame "
                                  f"{name!r} is {first[0]}x{first[1]}: labels must match their frame")
         if size is not None and tuple(size) != first:
-            image, label = resize_frames(image[None], tuple(size))[0], resize_labels(label[None], tuple(size))[0]
+            image = resize_frames(image[None], tuple(size))[0]
+            label = resize_labels(label[None], tuple(size))[0]
         records.append((name, image, label, path))
     if not records:
         raise ValueError(f"{str(source)!r} holds no frames from frame {first_frame} on")
@@ -393,7 +395,7 @@ def evaluate_real(segment_gop: Callable[[np.ndarray, np.ndarray], np.ndarray],
             if not positions:
                 continue
             decoded, flow, _, _ = encode_clip(clip.frames[start:start + gop_length], gop_length, crf)
-            end = max(positions) + 1
+            end = max(max(positions) + 1, min(2, gop_length))  # batched segmenters want a P-frame
             tic = time.perf_counter()
             pred = np.asarray(segment_gop(decoded[:end], flow[:end]))
             seconds += time.perf_counter() - tic
