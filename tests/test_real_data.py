@@ -11,7 +11,8 @@ import torch
 from arseg_tutorial.evaluate import evaluate_by_distance, make_segmenter
 from arseg_tutorial.scenes import CLASS_NAMES
 from arseg_tutorial.scenes.real import (CAMVID_LABEL_COLORS, encode_gops, evaluate_real,
-                                        gop_windows, load_real_clip, read_label_image)
+                                        gop_windows, iter_real_clips, load_real_clip,
+                                        read_label_image)
 
 H, W = 48, 64
 SHIFT_PX = 2  # the texture moves right by 2 px per frame: frame t(x) = frame 0(x - 2 t)
@@ -178,6 +179,22 @@ def test_gop_windows_place_each_labelled_frame_at_each_distance(tmp_path):
     assert gop_windows(clip, 12, protocol="consecutive") == [(0, [11])]
     with pytest.raises(ValueError, match="fewer than one GOP"):
         gop_windows(clip, 16)
+    with pytest.raises(ValueError, match="no labelled frame can be scored"):
+        encode_gops(load_real_clip(tmp_path / "frames", max_frames=12))  # nothing labelled
+
+
+def test_chunks_overlap_so_that_each_window_is_in_exactly_one_chunk(tmp_path):
+    make_folder(tmp_path, 20, labelled={3, 11, 12, 19})
+    whole = load_real_clip(tmp_path / "frames", tmp_path / "labels")
+    chunks = list(iter_real_clips(tmp_path / "frames", tmp_path / "labels", chunk_frames=14))
+    offsets = [whole.frame_sources.index(c.frame_sources[0]) for c in chunks]
+    assert offsets == [0, 3, 6] and [c.length for c in chunks] == [14, 14, 14]
+    for chunk, offset in zip(chunks, offsets):
+        np.testing.assert_array_equal(chunk.frames, whole.frames[offset:offset + chunk.length])
+    pairs = [(offset + s, d) for c, offset in zip(chunks, offsets) for s, ds in gop_windows(c) for d in ds]
+    assert sorted(pairs) == [(s, d) for s, ds in gop_windows(whole) for d in ds]  # no pair twice
+    with pytest.raises(ValueError, match="chunk_frames"):
+        next(iter_real_clips(tmp_path / "frames", chunk_frames=8))
 
 
 def test_encoded_gops_have_keyframe_first_and_motion_vector_flow(tmp_path):
@@ -212,6 +229,10 @@ def test_evaluate_real_matches_evaluate_by_distance_and_runs_a_model(tmp_path):
     twice = evaluate_real(brightness, (c for c in [clip, clip]))  # pooled over clips, streamed
     np.testing.assert_allclose(twice.per_distance, streamed.per_distance)
     assert twice.frames == 4 * 12
+    chunked = evaluate_real(brightness, iter_real_clips(tmp_path / "frames", tmp_path / "labels",
+                                                        chunk_frames=12))
+    np.testing.assert_allclose(chunked.per_distance, streamed.per_distance)
+    assert chunked.frames == streamed.frames
 
     from arseg_tutorial.models import build_model
 

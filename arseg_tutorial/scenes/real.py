@@ -13,6 +13,7 @@ GOP of its own that starts at frame t - d, so sparsely labelled footage (CamVid 
 """
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -232,6 +233,52 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return F.interpolate(x, size=size, mode="nearest-exact")[:, 0].to(torch.uint8).numpy()
 
 
+Record = tuple[str, np.ndarray, np.ndarray, Path | None]  # frame name, image, label, label file
+
+
+def _records(source: str | Path, labels_dir: str | Path | None, size: tuple[int, int] | None,
+             first_frame: int, max_frames: int | None, label_suffix: str, void_index: int | None,
+             label_format: str) -> Iterator[Record]:
+    """Read, check and resize frames and their labels one at a time (one pass over the source)."""
+    source = Path(source)
+    if first_frame < 0 or (max_frames is not None and max_frames < 1):
+        raise ValueError(f"need first_frame >= 0 and max_frames >= 1, got {first_frame!r}, {max_frames!r}")
+    if source.is_file():
+        items, is_frame_key, example = _video_frames(source, first_frame, max_frames), str.isdigit, "0"
+    else:
+        every = _list_images(source, "frames")
+        items = ((str(p), p.stem, read_image(p)) for p in every[first_frame:][:max_frames])
+        is_frame_key, example = {p.stem for p in every}.__contains__, every[0].stem
+    label_files = ({} if labels_dir is None
+                   else _label_index(Path(labels_dir), label_suffix, is_frame_key, example))
+    first = None
+    for name, key, image in items:
+        if first is None:
+            first, first_name = image.shape[:2], name
+            _check_size(size, first, name)
+        elif image.shape[:2] != first:
+            raise ValueError(f"frame {name!r} is {image.shape[0]}x{image.shape[1]} but {first_name!r} "
+                             f"is {first[0]}x{first[1]}: all frames of a clip must share one size")
+        path = label_files.get(key)
+        label = (np.full(first, IGNORE_LABEL, np.uint8) if path is None
+                 else read_label_image(path, void_index=void_index, label_format=label_format))
+        if label.shape != first:
+            raise ValueError(f"label {str(path)!r} is {label.shape[0]}x{label.shape[1]} but its frame "
+                             f"{name!r} is {first[0]}x{first[1]}: labels must match their frame")
+        if size is not None and tuple(size) != first:
+            image = resize_frames(image[None], tuple(size))[0]
+            label = resize_labels(label[None], tuple(size))[0]
+        yield name, image, label, path
+    if first is None:
+        raise ValueError(f"{str(source)!r} holds no frames from frame {first_frame} on")
+
+
+def _as_clip(records: Sequence[Record]) -> RealClip:
+    names, frames, labels, label_paths = zip(*records)
+    return RealClip(np.stack(frames), np.stack(labels), np.array([p is not None for p in label_paths]),
+                    CLASS_NAMES, names, tuple(None if p is None else str(p) for p in label_paths))
+
+
 def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
                    size: tuple[int, int] | None = None, void_index: int | None = 11,
                    first_frame: int = 0, max_frames: int | None = None, label_suffix: str = "",
@@ -246,11 +293,11 @@ def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
         labels_dir: folder of label images named like their frame (the frame's file stem, or for
             a video the 0-based frame index, e.g. ``42.png``) plus ``label_suffix``.
             Frames without a label image get all-255 labels and ``labelled[t] = False``.
-        size: (height, width) to resize to (bilinear frames, nearest labels); even values. Needed
-            when the frames have an odd size.
+        size: (height, width) to resize to while reading (bilinear frames, nearest labels); even
+            values. Needed when the frames have an odd size.
         void_index: label value meaning "void" (CamVid/SegNet: 11) -> 255; None for none.
         first_frame, max_frames: read frames ``first_frame`` .. ``first_frame + max_frames - 1``
-            only (0-based, in name order; default: all), e.g. to load long footage in chunks.
+            only (0-based, in name order; default: all). ``iter_real_clips`` reads in chunks.
         label_suffix: text between the frame's stem and the label's extension (CamVid's
             original colour labels: ``"_L"``).
         label_format: "index" (grey or palette class indices) or "color" (CamVid colours).
@@ -261,42 +308,32 @@ def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
         sizes, a label of a different size than its frame, label values outside 0..10 (and not
         void or 255), an odd frame size without ``size=``; each message names the file.
     """
-    source = Path(source)
-    if first_frame < 0 or (max_frames is not None and max_frames < 1):
-        raise ValueError(f"need first_frame >= 0 and max_frames >= 1, got {first_frame!r}, {max_frames!r}")
-    if source.is_file():
-        items, is_frame_key, example = _video_frames(source, first_frame, max_frames), str.isdigit, "0"
-    else:
-        every = _list_images(source, "frames")
-        paths = every[first_frame:][:max_frames]
-        items = ((str(p), p.stem, read_image(p)) for p in paths)
-        is_frame_key, example = {p.stem for p in every}.__contains__, every[0].stem
-    label_files = ({} if labels_dir is None
-                   else _label_index(Path(labels_dir), label_suffix, is_frame_key, example))
-    records: list[tuple[str, np.ndarray, np.ndarray, Path | None]] = []
-    for name, key, image in items:
-        if not records:
-            first = image.shape[:2]
-            _check_size(size, first, name)
-        elif image.shape[:2] != first:
-            raise ValueError(f"frame {name!r} is {image.shape[0]}x{image.shape[1]} but {records[0][0]!r} "
-                             f"is {first[0]}x{first[1]}: all frames of a clip must share one size")
-        path = label_files.get(key)
-        label = np.full(first, IGNORE_LABEL, np.uint8)
-        if path is not None:
-            label = read_label_image(path, void_index=void_index, label_format=label_format)
-            if label.shape != first:
-                raise ValueError(f"label {str(path)!r} is {label.shape[0]}x{label.shape[1]} but its frame "
-                                 f"{name!r} is {first[0]}x{first[1]}: labels must match their frame")
-        if size is not None and tuple(size) != first:
-            image = resize_frames(image[None], tuple(size))[0]
-            label = resize_labels(label[None], tuple(size))[0]
-        records.append((name, image, label, path))
-    if not records:
-        raise ValueError(f"{str(source)!r} holds no frames from frame {first_frame} on")
-    names, frames, labels, label_paths = zip(*records)
-    return RealClip(np.stack(frames), np.stack(labels), np.array([p is not None for p in label_paths]),
-                    CLASS_NAMES, names, tuple(None if p is None else str(p) for p in label_paths))
+    return _as_clip(list(_records(source, labels_dir, size, first_frame, max_frames, label_suffix,
+                                  void_index, label_format)))
+
+
+def iter_real_clips(source: str | Path, labels_dir: str | Path | None = None, *,
+                    chunk_frames: int = 600, gop_length: int = 12, size: tuple[int, int] | None = None,
+                    void_index: int | None = 11, label_suffix: str = "",
+                    label_format: str = "index") -> Iterator[RealClip]:
+    """``load_real_clip`` in chunks of ``chunk_frames`` frames, for footage too long for memory.
+
+    Introduced in docs/real_data.md. Reads the source once. Consecutive chunks share
+    ``gop_length - 1`` frames, so every GOP window of the whole footage lies in exactly one chunk:
+    ``evaluate_real(segment, iter_real_clips(...))`` scores each (labelled frame, distance) pair
+    once, as on the whole footage. Arguments as in ``load_real_clip``.
+    """
+    if chunk_frames < gop_length:
+        raise ValueError(f"chunk_frames ({chunk_frames}) must be at least gop_length ({gop_length})")
+    stream = _records(source, labels_dir, size, 0, None, label_suffix, void_index, label_format)
+    chunk = list(itertools.islice(stream, chunk_frames))
+    while True:
+        yield _as_clip(chunk)
+        carry = chunk[len(chunk) - (gop_length - 1):]
+        new = list(itertools.islice(stream, chunk_frames - len(carry)))
+        if not new:
+            return
+        chunk = carry + new
 
 
 def gop_windows(clip: RealClip, gop_length: int = 12, protocol: str = "every_distance",
@@ -313,7 +350,7 @@ def gop_windows(clip: RealClip, gop_length: int = 12, protocol: str = "every_dis
         distances: score only these distances d (e.g. ``[gop_length - 1]`` for training pairs).
     Returns:
         Sorted list of (start, positions); frame ``start + d`` is scored at distance d
-        (``positions`` is empty for an unlabelled "consecutive" GOP).
+        (``positions`` is empty for an unlabelled "consecutive" GOP). Empty if nothing fits.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -326,12 +363,7 @@ def gop_windows(clip: RealClip, gop_length: int = 12, protocol: str = "every_dis
     else:
         starts = sorted({t - d for t in clip.labelled_indices for d in wanted
                          if 0 <= t - d <= clip.length - gop_length})
-    windows = [(s, [d for d in sorted(wanted) if clip.labelled[s + d]]) for s in starts]
-    if not windows:
-        raise ValueError(f"no labelled frame can be scored with GOPs of {gop_length} frames "
-                         f"({int(clip.labelled.sum())} labelled of {clip.length}); a labelled frame t "
-                         f"needs frames t-d .. t-d+{gop_length - 1} in the clip")
-    return windows
+    return [(s, [d for d in sorted(wanted) if clip.labelled[s + d]]) for s in starts]
 
 
 def encode_gops(clip: RealClip, *, gop_length: int = 12, crf: int = 18,
@@ -350,6 +382,10 @@ def encode_gops(clip: RealClip, *, gop_length: int = 12, crf: int = 18,
     from arseg_tutorial.train.data import ClipSet, encode_clip
 
     windows = gop_windows(clip, gop_length, protocol, distances)
+    if not windows:
+        raise ValueError(f"no labelled frame can be scored with GOPs of {gop_length} frames "
+                         f"({int(clip.labelled.sum())} labelled of {clip.length}); a labelled frame t "
+                         f"needs frames t-d .. t-d+{gop_length - 1} in the clip")
     n, (h, w) = len(windows), clip.frame_size
     out = ClipSet(np.zeros((n, gop_length, h, w, 3), np.uint8),
                   np.full((n, gop_length, h, w), IGNORE_LABEL, np.uint8),
