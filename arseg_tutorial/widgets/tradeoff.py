@@ -1,0 +1,334 @@
+"""The accuracy/cost explorer of notebook 06: LR scale x GOP length -> Pareto plot, per-distance
+curves and example predictions, all answered from the precomputed sweep (``data/sweep.json``).
+
+Introduced in notebook 06. A GOP length L up to the sweep's L0 (12) needs no new evaluation: the
+sweep holds the mIoU of every keyframe distance d = 0 .. L0-1, so with L frames per GOP
+
+- mIoU(L) = mean of the per-distance mIoU over d < L (every method);
+- GMACs(L) = (HR + (L-1) * (LR + CReFF)) / L for AR-Seg, where the non-keyframe cost LR + CReFF
+  is recovered from the sweep's GOP average at L0; HR and LR-only cost the same at every L.
+
+Built like every explorer (``arseg_tutorial.widgets``): ``TradeoffExplorer.update`` is the pure
+core (numbers and arrays, memoised), ``figure`` draws one state (the static figure), ``show``
+adds the sliders. Example predictions come from the shipped checkpoints (``example_predictions``),
+computed once and cached on disk.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from arseg_tutorial.config import cache_dir
+
+METHODS = ("hr", "lr", "arseg")
+EXAMPLE_SEED = 950_000
+"""Generator seed of the example clip: outside the train (1,000+), val (500,000+) and test
+(900,000 .. 900,000 + test_clips) seeds."""
+
+
+def sweep_scales(sweep: dict) -> tuple[float, ...]:
+    """The LR scales that both LR-only and AR-Seg cover in the sweep, ascending.
+
+    Introduced in notebook 06.
+    """
+    methods = sweep["methods"]
+    scales = set(methods["lr"]) & set(methods["arseg"])
+    if not scales or not methods["hr"]:
+        raise ValueError("the sweep needs HR and LR-only / AR-Seg at >= 1 common scale; rebuild it "
+                         "with `python -m arseg_tutorial build-assets`")
+    return tuple(sorted(float(s) for s in scales))
+
+
+def _entry(sweep: dict, method: str, lr_scale: float) -> dict:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    table = sweep["methods"][method]
+    key = "1" if method == "hr" else f"{lr_scale:g}"
+    if key not in table:
+        raise ValueError(f"the sweep has no {method} result at s = {lr_scale:g}; scales: "
+                         f"{', '.join(sorted(table))}")
+    return table[key]
+
+
+def gop_metrics(sweep: dict, method: str, lr_scale: float, gop_length: int) -> dict:
+    """mIoU and GMACs of a method at GOP length L, derived from the per-distance sweep.
+
+    Introduced in notebook 06.
+
+    Args:
+        sweep: the content of ``data/sweep.json``.
+        method: "hr", "lr" or "arseg".
+        lr_scale: s (ignored for "hr").
+        gop_length: L, 1 <= L <= the sweep's GOP length.
+    Returns:
+        dict with ``miou`` (mean of ``per_distance`` over d < L, %), ``gmacs`` (per frame, GOP
+        average), ``per_distance`` (all L0 values, %) and ``ms_per_frame`` (measured at L0).
+    """
+    full_length = int(sweep["gop_length"])
+    if not 1 <= gop_length <= full_length:
+        raise ValueError(f"gop_length must be in 1..{full_length} (the sweep's per-distance numbers "
+                         f"cover d < {full_length}), got {gop_length}")
+    entry = _entry(sweep, method, lr_scale)
+    per_distance = [float(v) for v in entry["per_distance"]]
+    gmacs = float(entry["gmacs_per_frame"])
+    if method == "arseg":
+        hr_gmacs = float(_entry(sweep, "hr", 1.0)["gmacs_per_frame"])
+        nonkey_gmacs = (full_length * gmacs - hr_gmacs) / (full_length - 1)
+        gmacs = (hr_gmacs + (gop_length - 1) * nonkey_gmacs) / gop_length
+    return {"miou": float(np.mean(per_distance[:gop_length])), "gmacs": gmacs,
+            "per_distance": per_distance, "ms_per_frame": float(entry["ms_per_frame"])}
+
+
+def pareto_points(sweep: dict, gop_length: int) -> dict[str, list[tuple[float, float, float]]]:
+    """method -> [(lr_scale, gmacs, miou), ...] at GOP length L (HR: one point at s = 1).
+
+    Introduced in notebook 06.
+    """
+    points = {"hr": [(1.0, *_gm(gop_metrics(sweep, "hr", 1.0, gop_length)))]}
+    for method in ("lr", "arseg"):
+        points[method] = [(s, *_gm(gop_metrics(sweep, method, s, gop_length))) for s in sweep_scales(sweep)]
+    return points
+
+
+def _gm(metrics: dict) -> tuple[float, float]:
+    return metrics["gmacs"], metrics["miou"]
+
+
+def best_under_budget(sweep: dict, gmacs_budget: float, gop_length: int | None = None,
+                      method: str = "arseg") -> float | None:
+    """The LR scale with the highest mIoU whose GMACs per frame stay within the budget.
+
+    Introduced in notebook 06 (an exercise).
+
+    Returns:
+        The scale s, or None when no scale fits the budget.
+    """
+    gop_length = gop_length or int(sweep["gop_length"])
+    fitting = [(m, s) for s, g, m in pareto_points(sweep, gop_length)[method] if g <= gmacs_budget]
+    return max(fitting)[1] if fitting else None
+
+
+def format_sweep_table(sweep: dict) -> str:
+    """The sweep as a fixed-width text table: method, scale, mean mIoU, GMACs, saving, ms/frame.
+
+    Introduced in notebook 06.
+    """
+    hr = _entry(sweep, "hr", 1.0)
+    lines = [f"{'method':<16}{'s':>6}{'mean mIoU %':>13}{'GMACs/frame':>13}{'saving':>9}{'ms/frame':>10}"]
+    rows = [("hr", 1.0)] + [(m, s) for m in ("lr", "arseg") for s in sweep_scales(sweep)]
+    for method, scale in rows:
+        e = _entry(sweep, method, scale)
+        saving = 1 - e["gmacs_per_frame"] / hr["gmacs_per_frame"]
+        name = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg"}[method]
+        lines.append(f"{name:<16}{scale:>6g}{e['mean_miou']:>13.2f}{e['gmacs_per_frame']:>13.4f}"
+                     f"{100 * saving:>8.1f}%{e['ms_per_frame']:>10.1f}")
+    return "\n".join(lines)
+
+
+@dataclass
+class ExamplePredictions:
+    """One encoded GOP and every shipped method's prediction of each frame.
+
+    Attributes:
+        frames: (L, H, W, 3) uint8 decoded frames (frame 0 = the I-frame).
+        labels: (L, H, W) uint8 true labels, 255 = ignore.
+        predictions: run name ("hr", "lr-0.5", "arseg-0.5", ...) -> (L, H, W) uint8 labels.
+        seed: the generator seed of the clip.
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray
+    predictions: dict[str, np.ndarray]
+    seed: int
+
+
+def _examples_key(manifest: dict, seed: int) -> str:
+    shas = {name: entry["sha256"] for name, entry in manifest["checkpoints"].items()}
+    text = json.dumps({"shas": shas, "seed": seed, "profile": manifest["profile_config"],
+                       "sources": manifest.get("source_fingerprint")}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _compute_examples(manifest: dict, seed: int, folder: Path | None) -> ExamplePredictions:
+    from arseg_tutorial import assets
+    from arseg_tutorial.evaluate import make_segmenter
+    from arseg_tutorial.scenes import generate_clip
+    from arseg_tutorial.train.data import encode_clip
+    from arseg_tutorial.train.recipes import run_name
+
+    config = manifest["profile_config"]
+    length = int(config["gop_length"])
+    clip = generate_clip(seed, length=length, height=int(config["height"]), width=int(config["width"]))
+    frames, flows, _, _ = encode_clip(np.asarray(clip.frames), length, 18)
+    hr = assets.load_shipped("hr", folder)
+    predictions = {"hr": make_segmenter("hr", hr)(frames, flows).astype(np.uint8)}
+    for scale in {float(e["scale"]) for e in manifest["checkpoints"].values() if e["method"] != "hr"}:
+        for method in ("lr", "arseg"):
+            name = run_name(method, scale)
+            if name in manifest["checkpoints"]:
+                lr = assets.load_shipped(name, folder)
+                segment = make_segmenter(method, hr if method == "arseg" else None, lr, scale)
+                predictions[name] = segment(frames, flows).astype(np.uint8)
+    return ExamplePredictions(frames, np.asarray(clip.labels), predictions, seed)
+
+
+def example_predictions(seed: int = EXAMPLE_SEED, folder: Path | None = None,
+                        use_cache: bool = True) -> ExamplePredictions:
+    """Predictions of the shipped HR, LR-only and AR-Seg networks on one new encoded GOP.
+
+    Introduced in notebook 06. The clip has the shipped profile's frame size; the result is
+    cached in memory and on disk (``cache_dir()/examples``) under a hash of the checkpoints'
+    sha256s and the seed, so a new set of checkpoints never reads old predictions.
+
+    Args:
+        seed: generator seed of the clip (default ``EXAMPLE_SEED``, in no split).
+        folder: the shipped artefacts (default ``data/``).
+        use_cache: read and write the disk cache.
+    """
+    from arseg_tutorial import assets
+
+    manifest = assets.load_manifest(folder)
+    key = _examples_key(manifest, seed)
+    return _examples_cached(key, seed, str(folder) if folder else "", use_cache)
+
+
+@functools.lru_cache(maxsize=4)
+def _examples_cached(key: str, seed: int, folder: str, use_cache: bool) -> ExamplePredictions:
+    from arseg_tutorial import assets
+
+    path = cache_dir() / "examples" / f"examples-{key}.npz"
+    if use_cache and path.is_file():
+        with np.load(path) as data:
+            predictions = {k[5:]: data[k] for k in data.files if k.startswith("pred_")}
+            return ExamplePredictions(data["frames"], data["labels"], predictions, seed)
+    result = _compute_examples(assets.load_manifest(Path(folder) if folder else None), seed,
+                               Path(folder) if folder else None)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=".examples-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as f:
+                np.savez_compressed(f, frames=result.frames, labels=result.labels,
+                                    **{f"pred_{k}": v for k, v in result.predictions.items()})
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return result
+
+
+class TradeoffExplorer:
+    """LR scale x GOP length -> Pareto plot, per-distance curves and example predictions.
+
+    Introduced in notebook 06.
+
+    Args:
+        sweep: the content of ``data/sweep.json``.
+        examples: ``example_predictions()`` (optional: without it the figure has no image row).
+    """
+
+    def __init__(self, sweep: dict, examples: ExamplePredictions | None = None):
+        self.sweep = sweep
+        self.examples = examples
+        self.scales = sweep_scales(sweep)
+        self.max_gop_length = int(sweep["gop_length"])
+        self.update = functools.lru_cache(maxsize=256)(self._update)
+
+    def _update(self, lr_scale: float, gop_length: int) -> dict:
+        """The explorer's state (pure; memoised per (s, L)).
+
+        Returns:
+            dict with ``points`` (``pareto_points``), ``chosen`` (method -> ``gop_metrics`` at s, L),
+            ``saving`` (AR-Seg's GMACs saving against HR), ``example_distance`` (d = L-1, the
+            farthest frame of the GOP) and, with examples, ``images``: name -> (H, W) or (H, W, 3)
+            array and ``example_miou``: name -> mIoU (%) of that frame.
+        """
+        lr_scale = float(lr_scale)
+        if not any(abs(lr_scale - s) < 1e-9 for s in self.scales):
+            raise ValueError(f"lr_scale {lr_scale:g} is not in the sweep; choose one of {self.scales}")
+        chosen = {m: gop_metrics(self.sweep, m, lr_scale, gop_length) for m in METHODS}
+        state = {"lr_scale": lr_scale, "gop_length": int(gop_length),
+                 "points": pareto_points(self.sweep, gop_length), "chosen": chosen,
+                 "saving": 1 - chosen["arseg"]["gmacs"] / chosen["hr"]["gmacs"],
+                 "example_distance": int(gop_length) - 1}
+        if self.examples is not None:
+            state.update(self._example_state(lr_scale, int(gop_length) - 1))
+        return state
+
+    def _example_state(self, lr_scale: float, distance: int) -> dict:
+        from arseg_tutorial.evaluate import confusion_matrix, mean_iou
+        from arseg_tutorial.scenes import NUM_CLASSES
+
+        ex = self.examples
+        names = {"HR": "hr", f"LR-only s={lr_scale:g}": f"lr-{lr_scale:g}",
+                 f"AR-Seg s={lr_scale:g}": f"arseg-{lr_scale:g}"}
+        images = {"frame": ex.frames[distance], "ground truth": ex.labels[distance]}
+        scores = {}
+        for title, run in names.items():
+            if run in ex.predictions:
+                images[title] = ex.predictions[run][distance]
+                scores[title] = mean_iou(confusion_matrix(images[title], ex.labels[distance], NUM_CLASSES))
+        return {"images": images, "example_miou": scores}
+
+    def figure(self, lr_scale: float, gop_length: int) -> Figure:
+        """Draw one state: Pareto plot, per-distance curve, and the example frame d = L-1."""
+        from arseg_tutorial.viz import add_class_legend, colorize_labels
+        from arseg_tutorial.viz.training import plot_pareto, plot_per_distance
+
+        state = self.update(float(lr_scale), int(gop_length))
+        images = state.get("images", {})
+        # a fixed layout (no constrained layout): drawing stays cheap when the sliders move
+        fig = plt.figure(figsize=(13, 7.4 if images else 4.6))
+        top = fig.add_gridspec(1, 2, left=0.06, right=0.98, top=0.91, bottom=0.5 if images else 0.12,
+                               wspace=0.2)
+        pareto_ax, distance_ax = fig.add_subplot(top[0, 0]), fig.add_subplot(top[0, 1])
+        plot_pareto(pareto_ax, state["points"], state["lr_scale"], state["gop_length"])
+        chosen = state["chosen"]
+        s = state["lr_scale"]
+        plot_per_distance(distance_ax, {"HR every frame": chosen["hr"]["per_distance"],
+                                        f"LR-only s={s:g}": chosen["lr"]["per_distance"],
+                                        f"AR-Seg s={s:g}": chosen["arseg"]["per_distance"]},
+                          gop_length=state["gop_length"])
+        if images:
+            bottom = fig.add_gridspec(1, len(images), left=0.02, right=0.87, top=0.38, bottom=0.02,
+                                      wspace=0.06)
+            for column, (title, image) in enumerate(images.items()):
+                ax = fig.add_subplot(bottom[0, column])
+                ax.imshow(image if image.ndim == 3 else colorize_labels(image), interpolation="nearest")
+                score = state["example_miou"].get(title)
+                ax.set_title(title + (f"\nmIoU {score:.1f} %" if score is not None else "\n"),
+                             fontsize="small")
+                ax.set_xticks([])
+                ax.set_yticks([])
+            add_class_legend(ax, fontsize="x-small")
+        fig.suptitle(f"s = {s:g}, L = {state['gop_length']}: AR-Seg {chosen['arseg']['miou']:.1f} % mIoU at "
+                     f"{chosen['arseg']['gmacs']:.3g} GMACs/frame ({100 * state['saving']:.0f} % below HR"
+                     f"), HR {chosen['hr']['miou']:.1f} %, LR-only {chosen['lr']['miou']:.1f} %"
+                     + (f"; examples: frame d = {state['example_distance']}" if images else ""),
+                     fontsize="medium")
+        return fig
+
+    def show(self, lr_scale: float = 0.5, gop_length: int | None = None):
+        """The interactive face: an LR-scale selector and a GOP-length slider over ``figure``."""
+        import ipywidgets as widgets
+
+        from arseg_tutorial.widgets import build_explorer
+
+        start = min(self.scales, key=lambda s: abs(s - lr_scale))
+        controls = {
+            "lr_scale": widgets.SelectionSlider(options=list(self.scales), value=start,
+                                                description="LR scale s", continuous_update=False),
+            "gop_length": widgets.IntSlider(value=gop_length or self.max_gop_length, min=1,
+                                            max=self.max_gop_length, description="GOP length L",
+                                            continuous_update=False),
+        }
+        return build_explorer(self.figure, controls)
