@@ -179,11 +179,11 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
                                    edgecolor="none"))
     y0, x0 = centre_feature[0] - r, centre_feature[1] - r
     ax.add_patch(Rectangle((x0 * stride_px - 0.5, y0 * stride_px - 0.5), k * stride_px, k * stride_px,
-                           fill=False, edgecolor="white", lw=1.0, ls="--", label=f"{k}x{k} window"))
+                           fill=False, edgecolor="#FFB000", lw=1.2, ls="--", label=f"{k}x{k} window"))
     cy, cx = centre_feature
     ax.add_patch(Rectangle((cx * stride_px - 0.5, cy * stride_px - 0.5), stride_px, stride_px, fill=False,
                            edgecolor="cyan", lw=1.5, label="query pixel"))
-    ax.legend(loc="lower left", fontsize="x-small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="x-small", frameon=False)
     ax.set(title=title, xlabel="x (px)", ylabel="y (px)", xlim=(-0.5, image.shape[1] - 0.5),
            ylim=(image.shape[0] - 0.5, -0.5))
     ax.title.set_fontsize("small")
@@ -205,7 +205,7 @@ def plot_attention_state(state: dict) -> Figure:
     y, x = state["pixel_px"]
     axes[1].plot([x], [y], "c+", ms=14, mew=2, label="query pixel")
     axes[1].set(title=f"current frame (d = {state['distance']})", xlabel="x (px)", ylabel="y (px)")
-    axes[1].legend(loc="lower right", fontsize="x-small")
+    axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="x-small", frameon=False)
     axes[1].title.set_fontsize("small")
     im = axes[2].imshow(state["weights"], cmap="magma", vmin=0)
     offsets = np.arange(k) - k // 2
