@@ -54,6 +54,19 @@ def test_blocks_fill_their_area_and_intra_holes_stay_invalid():
     np.testing.assert_array_equal(future[:16, :16], np.broadcast_to([2.0, 1.0], (16, 16, 2)))
 
 
+def test_interpolation_follows_smooth_motion_and_keeps_boundaries():
+    """A vertical ramp of block vectors (the ground plane) is blended between block centres; a
+    jump bigger than the tolerance (a car's edge) and intra holes keep the block values."""
+    rows = [(-1, 8, 8, 8 * c + 4, 8 * r + 4, r, 0) for r in range(4) for c in range(2)]  # r/4 px
+    rows += [(-1, 8, 8, 8 * 2 + 4, 8 * r + 4, 40, 0) for r in range(4)]  # +10 px: a moving car
+    flow, valid = motion_vectors_to_flow(mvs(*rows), 32, 32, interpolate=True)
+    blocky, _ = motion_vectors_to_flow(mvs(*rows), 32, 32)
+    # between two block centres (rows 3.5 and 11.5 -> 0 and 0.25 px) the ramp is linear
+    np.testing.assert_allclose(flow[4:12, 4, 0], (np.arange(4, 12) - 3.5) / 32, atol=1e-6)
+    np.testing.assert_array_equal(flow[:, 20:24], blocky[:, 20:24])  # across the jump: unchanged
+    assert not valid[:, 24:].any() and not flow[:, 24:].any()        # no vectors: still invalid
+
+
 def test_empty_vectors_and_bad_input():
     flow, valid = motion_vectors_to_flow(np.zeros(0, MOTION_VECTOR_DTYPE), 8, 8)
     assert not valid.any() and not flow.any()
@@ -70,6 +83,8 @@ def test_one_step_flow_matches_the_exact_translation(p_video):
         assert measured.mean() > 0.8
         epe = endpoint_error(flow, np.broadcast_to(VELOCITY, flow.shape))[measured].mean()
         assert epe <= 0.15, f"frame {t}: one-step EPE {epe:.3f} px"
+        smooth, _ = motion_vectors_to_flow(p_video.motion_vectors[t], H, W, interpolate=True)
+        assert endpoint_error(smooth, np.broadcast_to(VELOCITY, smooth.shape))[measured].mean() <= 0.15
 
 
 def test_chained_flow_to_keyframe_accumulates_the_motion(p_video):

@@ -27,12 +27,13 @@ def split():
     return pairs
 
 
-def one_step_errors(split) -> tuple[float, float]:
+def one_step_errors(split, interpolate: bool = False) -> tuple[float, float]:
     """Mean one-step EPE (px) of the codec flow and of zero motion, on visible textured pixels."""
     codec_errors, still_errors = [], []
     for clip, video in split:
         for t in range(1, GOP):
-            flow, valid = motion_vectors_to_flow(video.motion_vectors[t], H, W)
+            flow, valid = motion_vectors_to_flow(video.motion_vectors[t], H, W,
+                                                 interpolate=interpolate)
             pixels = valid & clip.valid_prev[t] & textured_mask(clip.frames[t])
             codec_errors.append(endpoint_error(flow, clip.flow_prev[t])[pixels])
             still_errors.append(np.linalg.norm(clip.flow_prev[t], axis=-1)[pixels])
@@ -44,14 +45,14 @@ def test_one_step_flow_measures_most_of_the_motion(split):
     assert codec_epe <= 0.4 * still_epe, f"codec {codec_epe:.3f} px, zero motion {still_epe:.3f} px"
 
 
-@pytest.mark.xfail(strict=True, reason="x264 picks the vector that costs the fewest bits, not the true "
-                   "motion: on smooth surfaces and blocks across motion boundaries it differs. Pooled "
-                   "over these clips: 0.17 px (also 0.17 px at 180x240); crf 10 / subme 10 / umh / "
-                   "psy 0 did not reach 0.15 either. The 0.15 px target holds on the translating "
-                   "texture (test_codec_motion). Reported to the lead; strict, so it flags a fix")
 def test_one_step_flow_error_target_on_scenes(split):
-    codec_epe, _ = one_step_errors(split)
-    assert codec_epe <= 0.15, f"one-step EPE {codec_epe:.3f} px"
+    """The issue's 0.15 px target. One constant vector per block misses it on the scenes (about
+    0.17 px: the ground plane's flow changes row by row inside a block); blending neighbouring
+    block vectors where they agree meets it (about 0.13 px)."""
+    blocky_epe, _ = one_step_errors(split)
+    smooth_epe, _ = one_step_errors(split, interpolate=True)
+    assert smooth_epe <= 0.15, f"one-step EPE {smooth_epe:.3f} px (blocks only: {blocky_epe:.3f})"
+    assert smooth_epe < blocky_epe
 
 
 def test_chained_vectors_transfer_keyframe_labels_to_distance_11(split):

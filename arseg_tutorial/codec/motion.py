@@ -89,8 +89,47 @@ def _invalidate_outside(flow: np.ndarray, valid: np.ndarray, cell_flow: np.ndarr
     flow[rows[outside], cols[outside]] = 0.0
 
 
+def interpolate_cells(cell_flow: np.ndarray, cell_valid: np.ndarray, cell_px: int, height: int,
+                      width: int, tolerance_px: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear interpolation between block centres where the neighbouring blocks agree.
+
+    Block vectors are piecewise constant, but much real motion is smooth (the ground plane's flow
+    grows row by row). Each pixel takes the bilinear blend of the four nearest cell-centre vectors
+    when all four are valid and no component differs from their mean by ``tolerance_px`` or more;
+    elsewhere (motion boundaries, intra blocks) it is left to the caller's piecewise-constant value.
+    Introduced in notebook 02.
+
+    Args:
+        cell_flow: (h, w, 2) float32 vector of each cell_px x cell_px cell.
+        cell_valid: (h, w) bool, the cell holds a vector.
+        cell_px: cell size in pixels.
+        height, width: frame size in pixels.
+        tolerance_px: largest disagreement (pixels) that still counts as smooth motion.
+
+    Returns:
+        flow: (H, W, 2) float32 blended vectors; use: (H, W) bool, where the blend applies.
+    """
+    grid_h, grid_w = cell_valid.shape
+    ys = (np.arange(height) + 0.5) / cell_px - 0.5
+    xs = (np.arange(width) + 0.5) / cell_px - 0.5
+    y0 = np.clip(np.floor(ys).astype(int), 0, grid_h - 1)
+    x0 = np.clip(np.floor(xs).astype(int), 0, grid_w - 1)
+    y1, x1 = np.minimum(y0 + 1, grid_h - 1), np.minimum(x0 + 1, grid_w - 1)
+    wy = np.clip(ys - y0, 0, 1)[:, None, None]
+    wx = np.clip(xs - x0, 0, 1)[None, :, None]
+    corners = np.stack([cell_flow[y0][:, x0], cell_flow[y0][:, x1],
+                        cell_flow[y1][:, x0], cell_flow[y1][:, x1]])
+    weights = np.stack([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx])
+    blend = (corners * weights).sum(axis=0).astype(np.float32)
+    spread = np.abs(corners - corners.mean(axis=0)).max(axis=(0, 3))
+    all_valid = (cell_valid[y0][:, x0] & cell_valid[y0][:, x1]
+                 & cell_valid[y1][:, x0] & cell_valid[y1][:, x1])
+    return blend, all_valid & (spread < tolerance_px)
+
+
 def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
-                           direction: Direction = "past") -> tuple[np.ndarray, np.ndarray]:
+                           direction: Direction = "past", *,
+                           interpolate: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Dense backward flow (pixels, x first) and validity from one frame's block vectors.
 
     Introduced in notebook 02.
@@ -124,6 +163,9 @@ def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
     flow = np.repeat(np.repeat(cell_flow, cell, axis=0), cell, axis=1)[:height, :width]
     valid = np.repeat(np.repeat(cell_valid, cell, axis=0), cell, axis=1)[:height, :width]
     flow, valid = np.ascontiguousarray(flow), np.ascontiguousarray(valid)
+    if interpolate:
+        blend, use = interpolate_cells(cell_flow, cell_valid, cell, height, width)
+        flow[use] = blend[use]
     _invalidate_outside(flow, valid, cell_flow, cell)
     return flow, valid
 
