@@ -5,7 +5,8 @@ Introduced in docs/real_data.md (the notebooks use generated clips; this is for 
 images holding CamVid class indices; ``encode_gops`` turns it into the ``ClipSet`` that
 ``arseg_tutorial.evaluate.evaluate_by_distance`` consumes (H.264 GOPs, P-frames only, decoded
 frames, motion-vector flow chained to each GOP's I-frame); ``evaluate_real`` runs the same
-evaluation streaming, one GOP at a time, for datasets too large to hold in memory.
+evaluation streaming, one GOP at a time, over one clip or the chunks of ``iter_real_clips``
+(long footage read once, in overlapping chunks).
 
 Protocol (the official CamVid pre-processing): a labelled frame t is scored at distance d in a
 GOP of its own that starts at frame t - d, so sparsely labelled footage (CamVid labels about
@@ -321,7 +322,8 @@ def iter_real_clips(source: str | Path, labels_dir: str | Path | None = None, *,
     Introduced in docs/real_data.md. Reads the source once. Consecutive chunks share
     ``gop_length - 1`` frames, so every GOP window of the whole footage lies in exactly one chunk:
     ``evaluate_real(segment, iter_real_clips(...))`` scores each (labelled frame, distance) pair
-    once, as on the whole footage. Arguments as in ``load_real_clip``.
+    once, as on the whole footage (protocol "every_distance"; "consecutive" GOPs restart at each
+    chunk). Arguments as in ``load_real_clip``.
     """
     if chunk_frames < gop_length:
         raise ValueError(f"chunk_frames ({chunk_frames}) must be at least gop_length ({gop_length})")
