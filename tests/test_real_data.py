@@ -104,6 +104,21 @@ def test_colour_labels_with_suffix(tmp_path):
         read_label_image(tmp_path / "l" / "000_L.png")
 
 
+def test_palette_labels_are_read_as_indices_and_jpeg_labels_refused(tmp_path):
+    _, labels = texture(1)
+    palette = np.zeros((256, 4), np.uint8)
+    palette[:, 1], palette[:, 3] = np.arange(256)[::-1], 255  # colours unrelated to the indices
+    with av.open(str(tmp_path / "p.png"), "w", format="image2") as container:
+        stream = container.add_stream("png", rate=1)
+        stream.height, stream.width, stream.pix_fmt = H, W, "pal8"
+        frame = av.VideoFrame.from_ndarray((np.ascontiguousarray(labels[0]), palette), format="pal8")
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    np.testing.assert_array_equal(read_label_image(tmp_path / "p.png"), np.where(labels[0] == 11, 255, labels[0]))
+    with pytest.raises(ValueError, match="JPEG"):
+        read_label_image(tmp_path / "label.jpg")
+
+
 def test_resize_bilinear_frames_nearest_labels(tmp_path):
     frames, labels = make_folder(tmp_path, 2)
     clip = load_real_clip(tmp_path / "frames", tmp_path / "labels", size=(24, 32))
