@@ -114,7 +114,8 @@ def test_palette_labels_are_read_as_indices_and_jpeg_labels_refused(tmp_path):
         frame = av.VideoFrame.from_ndarray((np.ascontiguousarray(labels[0]), palette), format="pal8")
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             container.mux(packet)
-    np.testing.assert_array_equal(read_label_image(tmp_path / "p.png"), np.where(labels[0] == 11, 255, labels[0]))
+    expected = np.where(labels[0] == 11, 255, labels[0])
+    np.testing.assert_array_equal(read_label_image(tmp_path / "p.png"), expected)
     with pytest.raises(ValueError, match="JPEG"):
         read_label_image(tmp_path / "label.jpg")
 
