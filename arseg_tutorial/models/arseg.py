@@ -93,7 +93,8 @@ class ARSeg(nn.Module):
             raise ValueError(f"HR and LR networks must agree on feature channels and classes, got "
                              f"{hr_model.feature_channels}/{hr_model.num_classes} and "
                              f"{lr_model.feature_channels}/{lr_model.num_classes}")
-        lr_size(8, 8, lr_scale)
+        if not 0 < lr_scale <= 1:
+            raise ValueError(f"lr_scale must be in (0, 1] (0.5 in the paper's headline), got {lr_scale!r}")
         self.hr_model = hr_model
         self.lr_model = lr_model
         self.lr_scale = float(lr_scale)

@@ -108,6 +108,9 @@ class PSPNet18(TwoPhaseSegmenter):
         self.feature_channels = c_up2
         self.classifier = nn.Conv2d(c_up2, num_classes, 1)
         self.presence_head = ClassPresenceHead(c3, scale_channels(256, width), num_classes)
+        for module in self.backbone.modules():       # the official extractor's He (fan-out) init
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def _phase1(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         _, feat_layer3, feat_layer4 = self.backbone(x)
