@@ -1,0 +1,74 @@
+"""Benchmark: how fast notebook 06's trade-off explorer answers a change of its sliders.
+
+Run from the repository root:
+``.venv/bin/python -m benchmarks.bench_explorer [--data DIR] [--repeats 3]``.
+It loads the sweep and the example predictions (computing and caching them if needed), then
+walks through every (LR scale, GOP length) setting and prints, per change, the median of:
+
+- ``state cold``: the first answer for a setting (GOP-length arithmetic on the sweep, example
+  images and their mIoU) -- the goal is <= 100 ms;
+- ``state memo``: the same setting asked again (memoised);
+- ``figure``: building the matplotlib figure from the state;
+- ``render``: the figure drawn to PNG, what the widget displays (matplotlib's cost, not the
+  explorer's, and the bulk of what a student waits for).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from arseg_tutorial import assets  # noqa: E402
+from arseg_tutorial.widgets.tradeoff import TradeoffExplorer, example_predictions  # noqa: E402
+
+GOAL_MS = 100.0
+
+
+def _ms(run) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = run()
+    return 1000.0 * (time.perf_counter() - start), out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="shipped artefacts folder (default data/)")
+    parser.add_argument("--repeats", type=int, default=3, help="settings drawn per scale (render)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    sweep = assets.read_json(assets.SWEEP_NAME, args.data)
+    load_ms, examples = _ms(lambda: example_predictions(folder=args.data))
+    print(f"example predictions: {load_ms:.0f} ms (computed or read from the cache once per session)")
+    explorer = TradeoffExplorer(sweep, examples)
+    settings = [(s, L) for s in explorer.scales for L in range(1, explorer.max_gop_length + 1)]
+    cold = [_ms(lambda: explorer.update(s, L))[0] for s, L in settings]
+    memo = [_ms(lambda: explorer.update(s, L))[0] for s, L in settings]
+    figure_ms, render_ms = [], []
+    for s, L in settings[:: max(1, len(settings) // (args.repeats * len(explorer.scales)))]:
+        build, fig = _ms(lambda: explorer.figure(s, L))
+        draw, _ = _ms(lambda: fig.savefig(io.BytesIO(), format="png"))
+        figure_ms.append(build)
+        render_ms.append(draw)
+        plt.close(fig)
+    print(f"{len(settings)} settings (scales {explorer.scales} x L = 1..{explorer.max_gop_length}), "
+          f"torch threads {torch.get_num_threads()}")
+    for name, values in (("state cold", cold), ("state memo", memo), ("figure", figure_ms),
+                         ("render", render_ms)):
+        print(f"  {name:<11} median {statistics.median(values):8.2f} ms   max {max(values):8.2f} ms")
+    worst = max(cold)
+    print(f"state answer: worst {worst:.1f} ms vs goal {GOAL_MS:.0f} ms -> ratio {worst / GOAL_MS:.2f} "
+          f"({'meets' if worst <= GOAL_MS else 'misses'} the goal)")
+    total = statistics.median(figure_ms) + statistics.median(render_ms)
+    print(f"full redraw (figure + PNG): median {total:.0f} ms, ratio to goal {total / GOAL_MS:.1f}")
+
+
+if __name__ == "__main__":
+    main()
