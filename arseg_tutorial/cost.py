@@ -125,6 +125,8 @@ def saving(per_frame_cost: float, average_cost: float) -> float:
 class CostRow:
     """One line of ``cost_table``; costs in GMACs per frame.
 
+    Introduced in notebook 03.
+
     Attributes:
         dataset, model, height, width, lr_scale, gop_length: the setting.
         hr_gmacs: HR network on a full frame.

@@ -20,6 +20,8 @@ from arseg_tutorial.models.base import TwoPhaseSegmenter
 class FramePrediction(NamedTuple):
     """Result of ``ARSeg.keyframe`` / ``ARSeg.nonkeyframe``.
 
+    Introduced in notebook 04.
+
     Attributes:
         feature: (N, C, h, w) the feature the classifier saw: the HR feature for a keyframe, the
             CReFF-fused feature (on the HR feature grid) for a non-keyframe.

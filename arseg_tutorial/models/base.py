@@ -16,12 +16,14 @@ from arseg_tutorial.models.creff import CReFF
 class TrainOutput(NamedTuple):
     """What a network's ``forward`` returns in training mode.
 
+    Introduced in notebook 03.
+
     Attributes:
-        logits: (N, K, H, W) main segmentation logits at the input size (after CReFF when a
-            reference was given).
-        aux: auxiliary outputs, model-specific: BiSeNet18 -> two (N, K, H, W) logit maps at the size
-            of ``logits`` (heads on the 1/8 and 1/16 context-path features, for OHEM losses 1:1:1); PSPNet18 -> one (N, K)
-            class-presence logit vector (for a BCE loss).
+        logits: (N, K, H, W) main segmentation logits at the output size (the input size, or the
+            HR frame size when a reference was given; after CReFF in that case).
+        aux: auxiliary outputs, model-specific: BiSeNet18 -> two (N, K, H, W) logit maps at the
+            size of ``logits`` (heads on the 1/8 and 1/16 context-path features, for OHEM losses
+            1:1:1); PSPNet18 -> one (N, K) class-presence logit vector (for a BCE loss).
         feature: the (N, C, h, w) feature the classifier saw (the fused feature when a reference
             was given), for the explicit FST loss.
     """
@@ -33,6 +35,8 @@ class TrainOutput(NamedTuple):
 
 class TwoPhaseSegmenter(nn.Module):
     """Base class: ``forward_phase1`` -> feature; ``forward_phase2`` -> CReFF + classifier + upsample.
+
+    Introduced in notebook 03.
 
     Subclasses set ``feature_channels``, ``output_stride`` (input pixels per feature pixel),
     ``classifier`` (the final 1x1 conv, the "shared decoding layer" of AR-Seg) and implement

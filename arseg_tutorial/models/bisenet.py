@@ -19,7 +19,10 @@ from arseg_tutorial.models.resnet import ResNet18, scale_channels
 
 
 class ConvBNReLU(nn.Sequential):
-    """Conv (no bias) + BatchNorm + ReLU, with "same" padding for odd kernel sizes."""
+    """Conv (no bias) + BatchNorm + ReLU, with "same" padding for odd kernel sizes.
+
+    Introduced in notebook 03.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1):
         super().__init__(
@@ -31,7 +34,10 @@ class ConvBNReLU(nn.Sequential):
 
 
 class AttentionRefinementModule(nn.Module):
-    """ARM: a 3x3 ConvBNReLU, then channel re-weighting by sigmoid(BN(1x1 conv(global mean)))."""
+    """ARM: a 3x3 ConvBNReLU, then channel re-weighting by sigmoid(BN(1x1 conv(global mean))).
+
+    Introduced in notebook 03.
+    """
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -48,6 +54,8 @@ class AttentionRefinementModule(nn.Module):
 
 class ContextPath(nn.Module):
     """ResNet-18 + two ARMs + global context; returns the refined 1/8 and 1/16 context features.
+
+    Introduced in notebook 03.
 
     Args:
         width: channel multiplier of the backbone and of the 128-channel heads.
@@ -77,7 +85,10 @@ class ContextPath(nn.Module):
 
 
 class SpatialPath(nn.Module):
-    """Three stride-2 convs (7x7, 3x3, 3x3) at 64 channels, then 1x1 to 128: detail at 1/8."""
+    """Three stride-2 convs (7x7, 3x3, 3x3) at 64 channels, then 1x1 to 128: detail at 1/8.
+
+    Introduced in notebook 03.
+    """
 
     def __init__(self, width: float = 1.0):
         super().__init__()
@@ -96,7 +107,10 @@ class SpatialPath(nn.Module):
 
 
 class FeatureFusionModule(nn.Module):
-    """FFM: concatenate spatial and context features, 1x1 ConvBNReLU, add a channel-attention copy."""
+    """FFM: concatenate spatial and context features, 1x1 ConvBNReLU, add a channel-attention copy.
+
+    Introduced in notebook 03.
+    """
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -112,7 +126,10 @@ class FeatureFusionModule(nn.Module):
 
 
 class AuxHead(nn.Module):
-    """Training-only head: ConvBNReLU 3x3 then 1x1 conv to classes, upsampled to the input size."""
+    """Training-only head: ConvBNReLU 3x3 then 1x1 conv to classes, upsampled to the input size.
+
+    Introduced in notebook 03.
+    """
 
     def __init__(self, in_channels: int, mid_channels: int, num_classes: int):
         super().__init__()

@@ -23,6 +23,8 @@ from arseg_tutorial.models.local_attention import _check_kernel, aggregate, simi
 class CReFFResult(NamedTuple):
     """What ``CReFF.forward(..., return_attention=True)`` returns.
 
+    Introduced in notebook 04.
+
     Attributes:
         fused: (N, C, H, W) fused feature on the reference's grid.
         attention: (N, H, W, kernel*kernel) softmax weights, window index row-major.

@@ -23,6 +23,8 @@ PSP_BINS = (1, 2, 3, 6)
 
 class PyramidPooling(nn.Module):
     """PSP module: average-pool to each bin size, 1x1 conv, upsample, concatenate with the input,
+
+    Introduced in notebook 03.
     1x1 conv (with bias) + ReLU.
 
     Args:
@@ -47,7 +49,10 @@ class PyramidPooling(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """x2 bilinear upsampling, 3x3 conv (with bias), BN, PReLU."""
+    """x2 bilinear upsampling, 3x3 conv (with bias), BN, PReLU.
+
+    Introduced in notebook 03.
+    """
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -62,7 +67,10 @@ class UpBlock(nn.Module):
 
 
 class ClassPresenceHead(nn.Module):
-    """Training-only head: global max pool of the layer3 feature, MLP -> per-class presence logits."""
+    """Training-only head: global max pool of the layer3 feature, MLP -> per-class presence logits.
+
+    Introduced in notebook 03.
+    """
 
     def __init__(self, in_channels: int, hidden: int, num_classes: int):
         super().__init__()

@@ -34,6 +34,8 @@ def scale_channels(channels: int, width: float) -> int:
 class BasicBlock(nn.Module):
     """Two 3x3 conv-BN layers with a residual connection (1x1 conv-BN shortcut when the shape changes).
 
+    Introduced in notebook 03.
+
     Args:
         in_channels: channels of the input.
         out_channels: channels of the output.

@@ -28,6 +28,8 @@ KERNELS = (3, 5, 7, 9)
 class DemoModel:
     """The networks notebook 04 explores.
 
+    Introduced in notebook 04.
+
     Attributes:
         model: the ``ARSeg`` model, in eval mode.
         trained: True when it was loaded from the shipped checkpoints.
@@ -64,6 +66,8 @@ def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0) -> D
 @dataclass
 class EncodedPair:
     """A keyframe and the frame ``distance`` frames later, decoded from an H.264 GOP.
+
+    Introduced in notebook 04.
 
     Attributes:
         keyframe, frame: (H, W, 3) uint8 decoded frames.
