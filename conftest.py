@@ -1,4 +1,5 @@
-"""Test setup: the `ci` profile, a non-GUI matplotlib backend, and a time budget per notebook.
+"""Test setup for tests/ and notebooks/: the `ci` profile, a non-GUI matplotlib backend and a
+time budget per notebook.
 
 Notebook cells run by nbval are collected per notebook; at the end a table of run times is
 printed, and the session fails if any notebook took longer than NOTEBOOK_BUDGET_S.
