@@ -25,7 +25,7 @@ test: $(STAMP)
 
 book: $(STAMP)
 	mkdir -p build/book
-	ARSEG_PROFILE=$(PROFILE) MPLBACKEND=agg $(VENV)/bin/jupyter nbconvert --to html --execute \
+	ARSEG_PROFILE=$(PROFILE) $(VENV)/bin/jupyter nbconvert --to html --execute \
 		--ExecutePreprocessor.timeout=1800 --output-dir build/book notebooks/*.ipynb
 
 clean-cache:
