@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from arseg_tutorial.viz.codec import FRAME_TYPE_COLOURS
 
@@ -103,8 +104,13 @@ class LiveLossPlot:
         seg_ax.plot(steps, [h["seg"] for h in history], color=METHOD_COLOURS["lr"], label="segmentation (OHEM)")
         if history and "fst" in history[0]:
             fst_ax.plot(steps, [h["fst"] for h in history], color=METHOD_COLOURS["arseg"], label="FST (MSE)")
+            switch = next((h["step"] for h in history if h.get("stage") == 2), None)
+            if switch is not None:
+                fst_ax.axvline(switch, color="0.4", ls=":", label="stage 2: CReFF on")
         else:
             fst_ax.text(0.5, 0.5, "no FST loss: per-frame method", ha="center", transform=fst_ax.transAxes)
+        for ax in self.axes:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         seg_ax.set(xlabel="optimisation step", ylabel="loss", title="total and segmentation loss")
         fst_ax.set(xlabel="optimisation step", ylabel="MSE", title="explicit FST loss")
         for ax in self.axes:
