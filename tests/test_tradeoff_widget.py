@@ -172,7 +172,32 @@ def test_explorer_update_is_memoised_and_shows_the_farthest_frame_of_the_gop(swe
     assert len(fig.axes) == 2 + 5                   # Pareto, per distance, 5 image panels
     matplotlib.pyplot.close(fig)
     assert len(TradeoffExplorer(sweep).figure(0.5, 12).axes) == 2
-    assert TradeoffExplorer(sweep).show().children
+
+
+def test_live_view_redraws_only_what_changed_and_matches_the_state(sweep, examples):
+    import io
+
+    from PIL import Image
+
+    from arseg_tutorial.viz import colorize_labels
+    from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView
+
+    explorer = TradeoffExplorer(sweep, examples)
+    view = TradeoffLiveView(explorer)
+    first = view.render_png(0.25, 12)
+    state = view.set_state(0.75, 3)
+    np.testing.assert_array_equal(view.images[4].get_array(), colorize_labels(examples.predictions["arseg-0.75"][2]))
+    assert np.allclose(view.rings.get_xdata(), [state["chosen"][m]["gmacs"] for m in ("lr", "arseg")])
+    assert np.allclose(view.distance_lines["arseg"].get_ydata(), per_distance_of("arseg", 0.75))
+    assert view.shade.get_x() == 2.5 and view.shade.get_width() == L0 - 3
+    at_half = gop_metrics(sweep, "arseg", 0.5, 3)
+    assert (at_half["gmacs"], at_half["miou"]) in zip(*view.pareto_lines["arseg"].get_data())
+    assert view.image_titles[-1].get_text().startswith("AR-Seg s=0.75\nmIoU")
+    second = view.render_png(0.75, 3)
+    again = view.render_png(0.25, 12)
+    assert first == again and first != second            # the background is restored, not drawn over
+    assert Image.open(io.BytesIO(first)).size == (int(13 * 72), int(7.4 * 72))
+    assert explorer.show().children
 
 
 @pytest.mark.skipif(not (data_dir() / assets.SWEEP_NAME).is_file(), reason="no shipped sweep in data/")

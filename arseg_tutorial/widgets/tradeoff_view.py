@@ -1,0 +1,167 @@
+"""The live face of notebook 06's trade-off explorer: one figure, redrawn by blitting.
+
+Introduced in notebook 06. Rebuilding and re-rendering the whole matplotlib figure on every slider
+move costs several hundred milliseconds on a laptop CPU, most of it in text and layout that never
+change. ``TradeoffLiveView`` draws the static part once (axes, ticks, legends, with limits that fit
+every (s, L) setting), keeps it as a background bitmap, and on each change restores it and draws
+only the artists whose data changed (curves, rings, labels, images, titles) before encoding a PNG.
+The pure core stays ``TradeoffExplorer.update``; the static figure stays ``TradeoffExplorer.figure``.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from arseg_tutorial.viz import add_class_legend, colorize_labels
+from arseg_tutorial.viz.training import METHOD_COLOURS, METHOD_LABELS
+from arseg_tutorial.widgets.tradeoff import METHODS, TradeoffExplorer, pareto_points
+
+IMAGE_TITLES = ("frame", "ground truth", "HR", "LR-only", "AR-Seg")
+
+
+def _padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, float]:
+    pad = fraction * max(high - low, 1e-6)
+    return low - pad, high + pad
+
+
+class TradeoffLiveView:
+    """A persistent explorer figure whose dynamic artists are redrawn on a cached background.
+
+    Introduced in notebook 06.
+
+    Args:
+        explorer: the ``TradeoffExplorer`` whose ``update`` gives each state.
+        dpi: resolution of the rendered PNG.
+    """
+
+    def __init__(self, explorer: TradeoffExplorer, dpi: int = 72):
+        self.explorer = explorer
+        examples = explorer.examples
+        self.figure = Figure(figsize=(13, 7.4 if examples is not None else 4.6), dpi=dpi)
+        FigureCanvasAgg(self.figure)               # not a pyplot figure: never shown by the notebook
+        top = self.figure.add_gridspec(1, 2, left=0.06, right=0.98, top=0.91,
+                                       bottom=0.5 if examples is not None else 0.12, wspace=0.2)
+        self._build_pareto(self.figure.add_subplot(top[0, 0]))
+        self._build_distance(self.figure.add_subplot(top[0, 1]))
+        self.images, self.image_titles = [], []
+        if examples is not None:
+            self._build_images(examples)
+        self.suptitle = self.figure.suptitle("", fontsize="medium")
+        texts = [*self.image_titles, self.suptitle]
+        shapes = [self.shade, *self.pareto_lines.values(), self.rings, *self.distance_lines.values(),
+                  *self.images]
+        self.dynamic = shapes + texts
+        # the background: everything static; texts stay visible but empty so that their layout is kept
+        for artist in shapes:
+            artist.set_visible(False)
+        for text in texts:
+            text.set_text("")
+        self.figure.canvas.draw()
+        self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        for artist in shapes:
+            artist.set_visible(True)
+
+    def _build_pareto(self, ax) -> None:
+        sweep, explorer = self.explorer.sweep, self.explorer
+        every = [p for L in range(1, explorer.max_gop_length + 1) for rows in pareto_points(sweep, L).values()
+                 for p in rows]
+        self.pareto_lines = {m: ax.plot([], [], "s" if m == "hr" else "o-", color=METHOD_COLOURS[m], ms=6,
+                                        label=METHOD_LABELS[m])[0] for m in METHODS}
+        self.rings = ax.plot([], [], "o", ms=15, mfc="none", mec="k", mew=2, label="chosen s")[0]
+        ax.set_xlim(*_padded(min(p[1] for p in every), max(p[1] for p in every)))
+        ax.set_ylim(*_padded(min(p[2] for p in every), max(p[2] for p in every), 0.1))
+        scales = ", ".join(f"{s:g}" for s in explorer.scales)
+        ax.set(xlabel="GMACs per frame (GOP average)", ylabel="mean mIoU (%)",
+               title=f"accuracy vs cost (points: s = {scales}, left to right)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="lower right")
+
+    def _build_distance(self, ax) -> None:
+        methods = self.explorer.sweep["methods"]
+        values = [v for table in methods.values() for entry in table.values() for v in entry["per_distance"]]
+        length = self.explorer.max_gop_length
+        self.distance_lines = {m: ax.plot(range(length), np.zeros(length), "o-", ms=3, color=METHOD_COLOURS[m],
+                                          label=METHOD_LABELS[m] + ("" if m == "hr" else " (chosen s)"))[0]
+                               for m in METHODS}
+        self.shade = ax.axvspan(length - 0.5, length - 0.5, color="0.85", label="distances beyond L")
+        ax.set_xlim(-0.5, length - 0.5)
+        ax.set_ylim(*_padded(min(values), max(values), 0.1))
+        ax.set(xlabel="distance d from the keyframe (frames)", ylabel="mIoU (%)",
+               title="accuracy by keyframe distance")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="lower left")
+
+    def _build_images(self, examples) -> None:
+        bottom = self.figure.add_gridspec(1, len(IMAGE_TITLES), left=0.02, right=0.87, top=0.38, bottom=0.02,
+                                          wspace=0.06)
+        blank = np.zeros(examples.frames.shape[1:], np.uint8)
+        for column, name in enumerate(IMAGE_TITLES):
+            ax = self.figure.add_subplot(bottom[0, column])
+            self.images.append(ax.imshow(blank, interpolation="nearest"))
+            title = ax.set_title("\n" if column >= 2 else name + "\n", fontsize="small")
+            if column >= 2:                        # the first two titles never change
+                self.image_titles.append(title)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        add_class_legend(ax, fontsize="x-small")
+
+    def set_state(self, lr_scale: float, gop_length: int) -> dict:
+        """Put the state of ``explorer.update(lr_scale, gop_length)`` into the artists; returns it."""
+        state = self.explorer.update(float(lr_scale), int(gop_length))
+        s, chosen = state["lr_scale"], state["chosen"]
+        for method, rows in state["points"].items():
+            self.pareto_lines[method].set_data([r[1] for r in rows], [r[2] for r in rows])
+        self.rings.set_data([chosen[m]["gmacs"] for m in ("lr", "arseg")], [chosen[m]["miou"] for m in ("lr", "arseg")])
+        for method, line in self.distance_lines.items():
+            line.set_ydata(chosen[method]["per_distance"])
+        self.shade.set_x(state["gop_length"] - 0.5)
+        self.shade.set_width(self.explorer.max_gop_length - state["gop_length"])
+        names = ["frame", "ground truth", "HR", f"LR-only s={s:g}", f"AR-Seg s={s:g}"]
+        for image, name in zip(self.images, names):
+            picture = state["images"].get(name)
+            if picture is None:
+                picture = np.zeros_like(state["images"]["frame"])
+            image.set_data(picture if picture.ndim == 3 else colorize_labels(picture))
+        for title, name in zip(self.image_titles, names[2:]):
+            score = state["example_miou"].get(name)
+            title.set_text(name + (f"\nmIoU {score:.1f} %" if score is not None else "\n"))
+        self.suptitle.set_text(
+            f"s = {s:g}, L = {state['gop_length']}: AR-Seg {chosen['arseg']['miou']:.1f} % mIoU at "
+            f"{chosen['arseg']['gmacs']:.3g} GMACs/frame ({100 * state['saving']:.0f} % below HR), HR "
+            f"{chosen['hr']['miou']:.1f} %, LR-only {chosen['lr']['miou']:.1f} %"
+            + (f"; examples: frame d = {state['example_distance']}" if self.images else ""))
+        return state
+
+    def render_png(self, lr_scale: float, gop_length: int) -> bytes:
+        """The figure for (s, L) as PNG bytes: background restored, dynamic artists drawn."""
+        from PIL import Image
+
+        self.set_state(lr_scale, gop_length)
+        canvas = self.figure.canvas
+        canvas.restore_region(self.background)
+        for artist in self.dynamic:
+            self.figure.draw_artist(artist)
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+    def show(self, lr_scale: float = 0.5, gop_length: int | None = None):
+        """The interactive face: an LR-scale selector and a GOP-length slider over the live image."""
+        import ipywidgets as widgets
+
+        explorer = self.explorer
+        start = min(explorer.scales, key=lambda s: abs(s - lr_scale))
+        scale = widgets.SelectionSlider(options=list(explorer.scales), value=start, description="LR scale s")
+        length = widgets.IntSlider(value=gop_length or explorer.max_gop_length, min=1,
+                                   max=explorer.max_gop_length, description="GOP length L")
+        image = widgets.Image(format="png", value=self.render_png(scale.value, length.value))
+
+        def redraw(_change=None) -> None:
+            image.value = self.render_png(scale.value, length.value)
+
+        scale.observe(redraw, names="value")
+        length.observe(redraw, names="value")
+        return widgets.VBox([widgets.HBox([scale, length]), image])
