@@ -10,6 +10,7 @@ video written with PyAV (H.264 in MP4) that a notebook can play inline.
 """
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import time
@@ -158,7 +159,8 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
     Args:
         video: a ``TestVideo`` (``make_test_video``).
         hr_model: the HR network (e.g. ``assets.load_shipped("hr")``).
-        lr_model: AR-Seg's LR branch with CReFF (e.g. ``assets.load_shipped("arseg-0.5")``).
+        lr_model: AR-Seg's LR branch with CReFF (e.g. ``assets.load_shipped("arseg-0.5")``); its
+            own classifier is used (for shipped AR-Seg runs it is the HR classifier anyway).
         lr_scale: the scale s that ``lr_model`` was trained for.
         device: where to run (default CPU).
         progress: show a tqdm bar.
@@ -172,7 +174,9 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
     from arseg_tutorial.train.data import to_input
 
     device = device or torch.device("cpu")
+    trained_classifier = copy.deepcopy(lr_model.classifier.state_dict())
     arseg = ARSeg(hr_model.eval().to(device), lr_model.eval().to(device), lr_scale).eval()
+    lr_model.classifier.load_state_dict(trained_classifier)     # ARSeg copied HR's; keep the trained one
     n = video.num_frames
     frames, types, keyframe = [], [], {}
     preds = {m: np.zeros(video.labels.shape, np.uint8) for m in METHODS}
