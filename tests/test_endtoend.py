@@ -38,6 +38,7 @@ def networks():
     hr = build_model("bisenet18", NUM_CLASSES, width=0.125).eval()
     lr = build_model("bisenet18", NUM_CLASSES, width=0.125)
     lr.add_creff()
+    lr.classifier.load_state_dict(hr.classifier.state_dict())     # as in a shipped AR-Seg checkpoint
     return hr, lr.eval()
 
 
@@ -64,6 +65,15 @@ def test_arseg_uses_hr_on_i_frames_and_the_right_keyframe_on_p_frames(video, net
         logits = arseg.nonkeyframe(to_input(decoded.frames[6])[None], key, torch.from_numpy(flow)[None]).logits
     np.testing.assert_array_equal(comparison.predictions["arseg"][6], logits.argmax(1)[0].numpy())
     np.testing.assert_array_equal(comparison.frames, decoded.frames)
+
+
+def test_an_lr_branch_keeps_its_own_trained_classifier(video, networks):
+    hr, _ = networks
+    lr = build_model("bisenet18", NUM_CLASSES, width=0.125)
+    lr.add_creff()
+    before = lr.classifier.weight.detach().clone()
+    compare_on_video(video, hr, lr.eval(), lr_scale=0.5, progress=False)
+    assert torch.equal(lr.classifier.weight, before) and not torch.equal(before, hr.classifier.weight)
 
 
 def test_per_frame_scores_and_times(comparison):
