@@ -40,9 +40,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     profile = get_profile(args.profile)
-    changes = {"seed": args.seed}
-    if args.steps:
-        changes["steps"] = args.steps
     config = recipes.make_config(profile, args.method, args.scale, args.ablation, seed=args.seed)
     if args.steps:
         config = type(config)(**{**config.__dict__, "steps": args.steps,
@@ -67,6 +64,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _network_config(path: str, profile, method: str, scale: float) -> dict:
+    """The training config stored in a trainer checkpoint, else the profile's config."""
+    import torch
+
+    from arseg_tutorial.train.recipes import make_config
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(state.get("config"), dict):
+        return state["config"]
+    return make_config(profile, method, scale).to_dict()
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Per-distance mIoU, GMACs and ms/frame of one method on freshly generated test clips."""
     from arseg_tutorial import assets
@@ -75,32 +84,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from arseg_tutorial.train.data import ClipConfig, load_clips
 
     _set_threads(args.threads)
-    profile = get_profile(args.profile)
+    own = bool(args.checkpoint or args.hr_checkpoint)
+    profile = get_profile(args.profile if args.profile or own else assets.load_manifest()["profile"])
+    scale = args.scale if args.method != "hr" else 1.0
     clips = load_clips(ClipConfig(first_seed=args.seed, num_clips=args.clips, height=profile.height,
                                   width=profile.width, gop_length=profile.gop_length),
                        use_cache=not args.no_cache, progress=True)
-    hr, lr = assets.load_method(args.method, args.scale, args.ablation)
     if args.checkpoint:
-        config = assets.load_manifest()["checkpoints"]["hr"]["config"]
-        target = assets.build_network(config, with_creff=args.method == "arseg")
-        trained = assets.load_weights(target, args.checkpoint)
-        hr, lr = (trained, lr) if args.method == "hr" else (hr, trained)
-    if args.hr_checkpoint and hr is not None:
-        hr = assets.load_weights(assets.build_network(
-            assets.load_manifest()["checkpoints"]["hr"]["config"], False), args.hr_checkpoint)
-    report = evaluate_networks(args.method, args.scale if args.method != "hr" else 1.0, hr, lr,
-                               clips, profile)
-    result = {"method": args.method, "scale": args.scale if args.method != "hr" else 1.0,
-              "seed": args.seed, "clips": args.clips, "profile": profile.name,
+        trained = assets.load_weights(assets.build_network(
+            _network_config(args.checkpoint, profile, args.method, scale),
+            with_creff=args.method == "arseg"), args.checkpoint)
+    hr = lr = None
+    if args.method in ("hr", "arseg"):
+        if args.hr_checkpoint:
+            hr = assets.load_weights(assets.build_network(
+                _network_config(args.hr_checkpoint, profile, "hr", 1.0), False), args.hr_checkpoint)
+        elif args.method == "hr" and args.checkpoint:
+            hr = trained
+        else:
+            hr = assets.load_shipped("hr")
+    if args.method != "hr":
+        lr = trained if args.checkpoint else assets.load_method(args.method, scale, args.ablation)[1]
+    report = evaluate_networks(args.method, scale, hr, lr, clips, profile)
+    result = {"method": args.method, "scale": scale, "ablation": args.ablation, "seed": args.seed,
+              "clips": args.clips, "profile": profile.name,
               "checkpoint": args.checkpoint or "shipped", **report.to_dict()}
-    text = json.dumps(result, indent=1)
     if args.json:
         assets.write_json_atomic(args.json, result)
-    print(f"{args.method} s={result['scale']:g}: mean mIoU {report.mean_miou:.2f} % over "
+    print(f"{args.method} s={scale:g}: mean mIoU {report.mean_miou:.2f} % over "
           f"{len(report.per_distance)} distances, {report.gmacs_per_frame:.3f} GMACs/frame, "
           f"{report.ms_per_frame:.1f} ms/frame" + (f" -> {args.json}" if args.json else ""))
     if not args.json:
-        print(text)
+        print(json.dumps(result, indent=1))
     return 0
 
 

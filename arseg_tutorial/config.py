@@ -85,7 +85,7 @@ PROFILES: dict[str, Profile] = {
         name="laptop", height=180, width=240, net_width=0.25, gop_length=12,
         lr_scales=(0.25, 0.35, 0.5, 0.75), train_clips=96, val_clips=8, test_clips=16,
         batch_size=8, hr_steps=1200, arseg_steps=400, learning_rate=1e-3, notebook_frames=24,
-        lr_steps=300, crop_height=128, crop_width=160,
+        lr_steps=400, crop_height=128, crop_width=160,
     ),
     "paper": Profile(
         name="paper", height=720, width=960, net_width=1.0, gop_length=12,

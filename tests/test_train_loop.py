@@ -10,6 +10,16 @@ from arseg_tutorial.train.loops import TrainConfig, make_batch
 from arseg_tutorial.train.trainer import train
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine, two threads can wait on each other for
+    seconds per step."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_clips(num_clips: int = 2, length: int = 12, height: int = 48, width: int = 64) -> ClipSet:
     """Random frames with labels that depend on them, and a uniform flow: enough to train on."""
     rng = np.random.default_rng(0)
@@ -53,7 +63,10 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, method):
     if method == "arseg":
         hr_state = train(tiny_config(steps=1), clips, tmp_path / "hr.pt", progress=False).model.state_dict()
     config = tiny_config(method, steps=4)
-    whole = train(config, clips, tmp_path / "whole.pt", hr_state=hr_state, progress=False)
+    seen = []
+    whole = train(config, clips, tmp_path / "whole.pt", hr_state=hr_state, progress=False,
+                  on_step=seen.append)
+    assert [r["step"] for r in seen] == [1, 2, 3, 4]
     part = train(config, clips, tmp_path / "split.pt", hr_state=hr_state, progress=False, max_steps=2)
     assert part.steps_done == 2 and not part.complete
     resumed = train(config, clips, tmp_path / "split.pt", hr_state=hr_state, progress=False)

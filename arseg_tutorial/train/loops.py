@@ -23,6 +23,7 @@ from arseg_tutorial.train.losses import fst_loss, segmentation_loss
 
 METHODS = ("hr", "lr", "arseg")
 FLOWS = ("mv", "zero")
+CREFF_INITS = ("paper", "identity")
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,15 @@ class TrainConfig:
         crop_size: (H, W) training crop in pixels.
         scale_range: random rescaling range before the crop.
         stage1_steps: ``arseg`` steps without CReFF.
-        ref_distance: frames between the trained frame and its keyframe (L-1 by default).
+        ref_distance: frames between the trained frame and its keyframe (L-1 by default, as in
+            the paper); 0 = a random distance in 1 .. L-1 for every sample.
         fst_weight: weight of the explicit FST loss (0 = the "no FST" ablation).
         freeze_classifier: keep the classifier copied from HR frozen (False = ablation).
         flow: "mv" (codec motion vectors) or "zero" (no alignment, ablation).
+        creff_init: "paper" (CReFF's own initialisation) or "identity" (query, key and value
+            convs start as the identity, so the value path starts as the warped HR feature).
+        creff_lr_multiplier: CReFF's learning rate relative to ``learning_rate`` (its weights
+            start from scratch while the rest starts from the trained HR network).
         model: network name for ``arseg_tutorial.models.build_model``.
         net_width: channel multiplier of the network.
         num_classes: K.
@@ -63,6 +69,8 @@ class TrainConfig:
     fst_weight: float = 1.0
     freeze_classifier: bool = True
     flow: str = "mv"
+    creff_init: str = "paper"
+    creff_lr_multiplier: float = 1.0
     model: str = "bisenet18"
 
     def __post_init__(self) -> None:
@@ -70,6 +78,8 @@ class TrainConfig:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.flow not in FLOWS:
             raise ValueError(f"flow must be one of {FLOWS}, got {self.flow!r}")
+        if self.creff_init not in CREFF_INITS:
+            raise ValueError(f"creff_init must be one of {CREFF_INITS}, got {self.creff_init!r}")
         if not 0 < self.scale <= 1:
             raise ValueError(f"scale must be in (0, 1], got {self.scale}")
         if self.steps < 1 or self.batch_size < 1:
@@ -96,8 +106,10 @@ def _sample(clips: ClipSet, config: TrainConfig, seed: int) -> Sample:
         sample = Sample(as_float(clips.frames[clip, t]), torch.from_numpy(clips.labels[clip, t]).long())
     else:
         t = config.ref_distance
+        if t == 0:
+            t = int(torch.randint(1, length, (), generator=generator))
         if not 0 < t < length:
-            raise ValueError(f"ref_distance must be in 1..{length - 1}, got {t}")
+            raise ValueError(f"ref_distance must be in 1..{length - 1} (or 0 = random), got {t}")
         flow = torch.from_numpy(clips.flow_key[clip, t]).permute(2, 0, 1).float()
         if config.flow == "zero":
             flow = torch.zeros_like(flow)

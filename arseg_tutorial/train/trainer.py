@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,33 @@ def build_networks(config: TrainConfig, hr_state: dict | None = None,
     teacher.eval().requires_grad_(False)
     arseg = ARSeg(teacher, model, config.scale)
     model.classifier.requires_grad_(not config.freeze_classifier)
+    if config.creff_init == "identity":
+        init_creff_identity(model.creff)
     return model, arseg
+
+
+def init_creff_identity(creff: nn.Module) -> None:
+    """Start CReFF's query, key and value depthwise convs as the identity (centre tap 1, bias 0).
+
+    Introduced in notebook 05. The value path then starts as the warped HR keyframe feature
+    itself, which a short training run can refine rather than having to discover.
+    """
+    with torch.no_grad():
+        for conv in (creff.query_conv, creff.key_conv, creff.value_conv):
+            conv.weight.zero_()
+            conv.weight[:, 0, conv.kernel_size[0] // 2, conv.kernel_size[1] // 2] = 1.0
+            conv.bias.zero_()
+
+
+def _parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """Trainable parameters; CReFF's get ``creff_lr_multiplier`` x the learning rate."""
+    creff = {id(p) for p in model.creff.parameters()} if getattr(model, "creff", None) else set()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if id(p) not in creff], "lr": config.learning_rate}]
+    if creff:
+        groups.append({"params": [p for p in trainable if id(p) in creff],
+                       "lr": config.learning_rate * config.creff_lr_multiplier})
+    return groups
 
 
 def _cosine(total_steps: int):
@@ -84,7 +111,8 @@ def _cosine(total_steps: int):
 def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
           hr_state: dict | None = None, max_steps: int | None = None,
           device: torch.device | None = None, progress: bool = True,
-          checkpoint_every: int = 100) -> TrainResult:
+          checkpoint_every: int = 100,
+          on_step: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
     """Train (or resume) one run; under ``torchrun`` it runs data-parallel.
 
     Args:
@@ -96,6 +124,7 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
         device: where to train (default CPU, or the process's GPU under torchrun).
         progress: show a tqdm bar (on the main process).
         checkpoint_every: steps between checkpoints.
+        on_step: called with each step's history record (e.g. to draw a live loss curve).
     Returns:
         A ``TrainResult``.
     Raises:
@@ -105,8 +134,7 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
 
     context = distributed.setup(device)
     model, arseg = build_networks(config, hr_state, context.device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.learning_rate)
+    optimizer = torch.optim.Adam(_parameter_groups(model, config), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.steps))
     step, history, seconds = 0, [], 0.0
     checkpoint_path = Path(checkpoint_path)
@@ -151,6 +179,8 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
         history.append({"step": step, **record, "lr": scheduler.get_last_lr()[0], "stage": stage})
         bar.update(1)
         bar.set_postfix(loss=f"{record['loss']:.3f}")
+        if on_step is not None and context.is_main:
+            on_step(history[-1])
         if step % checkpoint_every == 0 or step == stop:
             checkpoint()
     bar.close()
