@@ -24,6 +24,9 @@ from torch import nn
 from arseg_tutorial.config import cache_dir
 
 METHODS = ("hr", "arseg")
+WARP_ONLY = "warp"
+"""Reference player: the I-frame's HR feature warped to each P-frame with the motion vectors and
+classified by the HR classifier, with no LR branch at all (what the keyframe alone carries)."""
 FRAME_TYPE_RGB = {"I": (0xD5, 0x5E, 0x00), "P": (0x00, 0x72, 0xB2), "B": (0x00, 0x9E, 0x73)}
 """Colour of the frame-type strip on top of the overlay video (as ``viz.codec.FRAME_TYPE_COLOURS``)."""
 
@@ -87,10 +90,11 @@ class VideoComparison:
         labels: (N, H, W) uint8 true labels.
         frame_types: one character per frame ("IPPP...").
         lr_scale: s of AR-Seg's LR branch.
-        predictions: method ("hr", "arseg") -> (N, H, W) uint8 predicted labels.
+        predictions: method ("hr", "arseg", and "warp" if asked for, see ``WARP_ONLY``) ->
+            (N, H, W) uint8 predicted labels.
         network_ms: method -> (N,) measured wall-clock of the network(s) per frame, ms.
         decode_ms: method -> (N,) measured decoding time per frame, ms: "hr" decodes the pixels
-            only, "arseg" also exports the motion vectors and chains them to the keyframe.
+            only, "arseg" (and "warp") also export the motion vectors and chain them to the keyframe.
         miou: method -> (N,) mIoU of each frame in % (classes present in the frame or predicted).
     """
 
@@ -115,7 +119,7 @@ class VideoComparison:
     def summary(self) -> dict[str, float]:
         """Mean mIoU (%), mean network and total ms per frame of each method, and the speed-ups."""
         out: dict[str, float] = {}
-        for method in METHODS:
+        for method in self.predictions:
             out[f"{method}_miou"] = float(np.mean(self.miou[method]))
             out[f"{method}_network_ms"] = float(np.mean(self.network_ms[method]))
             out[f"{method}_total_ms"] = float(np.mean(self.total_ms(method)))
@@ -150,7 +154,8 @@ def _decode_times_without_vectors(path: Path) -> np.ndarray:
 
 
 def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module, lr_scale: float,
-                     device: torch.device | None = None, progress: bool = True) -> VideoComparison:
+                     device: torch.device | None = None, progress: bool = True,
+                     warp_only: bool = False) -> VideoComparison:
     """Run AR-Seg and per-frame HR over every frame of ``video``, timing each frame.
 
     Introduced in notebook 07. The two methods alternate which runs first on each frame, and
@@ -164,6 +169,7 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
         lr_scale: the scale s that ``lr_model`` was trained for.
         device: where to run (default CPU).
         progress: show a tqdm bar.
+        warp_only: also run the ``WARP_ONLY`` reference player ("warp").
     Returns:
         A ``VideoComparison``.
     """
@@ -178,9 +184,10 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
     arseg = ARSeg(hr_model.eval().to(device), lr_model.eval().to(device), lr_scale).eval()
     lr_model.classifier.load_state_dict(trained_classifier)     # ARSeg copied HR's; keep the trained one
     n = video.num_frames
+    methods = METHODS + ((WARP_ONLY,) if warp_only else ())
     frames, types, keyframe = [], [], {}
-    preds = {m: np.zeros(video.labels.shape, np.uint8) for m in METHODS}
-    network_ms = {m: np.zeros(n) for m in METHODS}
+    preds = {m: np.zeros(video.labels.shape, np.uint8) for m in methods}
+    network_ms = {m: np.zeros(n) for m in methods}
     arseg_decode_ms = np.zeros(n)
 
     def run_arseg(x: torch.Tensor, frame_type: str, flow: torch.Tensor) -> torch.Tensor:
@@ -191,6 +198,12 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
         if "feature" not in keyframe:
             raise ValueError(f"{video.path} does not start with an I-frame")
         return arseg.nonkeyframe(x, keyframe["feature"], flow).logits
+
+    def run_warp_only(x: torch.Tensor, frame_type: str, flow: torch.Tensor) -> torch.Tensor:
+        if frame_type == "I":
+            return hr_model(x)
+        warped = arseg.warp_keyframe_feature(keyframe["feature"], flow, x)
+        return hr_model.classify(warped, tuple(x.shape[-2:]))
 
     stream = iter_flows_to_keyframe(video.path)
     with torch.inference_mode():
@@ -204,17 +217,20 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
             x = to_input(decoded.image)[None].to(device)
             flow_t = torch.from_numpy(flow)[None].to(device)
             runs = {"hr": lambda: hr_model(x),
-                    "arseg": lambda: run_arseg(x, decoded.frame_type, flow_t)}
+                    "arseg": lambda: run_arseg(x, decoded.frame_type, flow_t),
+                    WARP_ONLY: lambda: run_warp_only(x, decoded.frame_type, flow_t)}
             if t == 0:
-                for run in runs.values():
-                    run()
-            for method in (METHODS if t % 2 == 0 else METHODS[::-1]):
+                for method in methods:
+                    runs[method]()
+            for method in (methods if t % 2 == 0 else methods[::-1]):
                 preds[method][t], network_ms[method][t] = _timed(runs[method])
             frames.append(decoded.image)
             types.append(decoded.frame_type)
     stream.close()
     decode_ms = {"hr": _decode_times_without_vectors(video.path)[:n], "arseg": arseg_decode_ms}
-    miou = {m: np.array([_frame_miou(preds[m][t], video.labels[t]) for t in range(n)]) for m in METHODS}
+    if warp_only:
+        decode_ms[WARP_ONLY] = arseg_decode_ms
+    miou = {m: np.array([_frame_miou(preds[m][t], video.labels[t]) for t in range(n)]) for m in methods}
     return VideoComparison(np.stack(frames), video.labels, "".join(types), float(lr_scale), preds,
                            network_ms, decode_ms, miou)
 

@@ -44,7 +44,7 @@ def networks():
 
 @pytest.fixture(scope="module")
 def comparison(video, networks):
-    return compare_on_video(video, *networks, lr_scale=0.5, progress=False)
+    return compare_on_video(video, *networks, lr_scale=0.5, progress=False, warp_only=True)
 
 
 def test_test_video_has_one_i_frame_per_gop(video):
@@ -62,8 +62,12 @@ def test_arseg_uses_hr_on_i_frames_and_the_right_keyframe_on_p_frames(video, net
     with torch.inference_mode():
         key = arseg.keyframe(to_input(decoded.frames[4])[None]).feature      # the second GOP's I-frame
         flow, _ = codec.flow_to_keyframe(decoded, 6)
-        logits = arseg.nonkeyframe(to_input(decoded.frames[6])[None], key, torch.from_numpy(flow)[None]).logits
+        frame = to_input(decoded.frames[6])[None]
+        logits = arseg.nonkeyframe(frame, key, torch.from_numpy(flow)[None]).logits
+        warped = hr.classify(arseg.warp_keyframe_feature(key, torch.from_numpy(flow)[None], frame), (120, 160))
     np.testing.assert_array_equal(comparison.predictions["arseg"][6], logits.argmax(1)[0].numpy())
+    np.testing.assert_array_equal(comparison.predictions["warp"][6], warped.argmax(1)[0].numpy())
+    np.testing.assert_array_equal(comparison.predictions["warp"][4], comparison.predictions["hr"][4])
     np.testing.assert_array_equal(comparison.frames, decoded.frames)
 
 
@@ -77,7 +81,8 @@ def test_an_lr_branch_keeps_its_own_trained_classifier(video, networks):
 
 
 def test_per_frame_scores_and_times(comparison):
-    for method in ("hr", "arseg"):
+    assert set(comparison.summary()) >= {"warp_miou", "warp_total_ms", "speedup_total"}
+    for method in ("hr", "arseg", "warp"):
         expected = [mean_iou(confusion_matrix(p, l, NUM_CLASSES))
                     for p, l in zip(comparison.predictions[method], comparison.labels)]
         np.testing.assert_allclose(comparison.miou[method], expected)
