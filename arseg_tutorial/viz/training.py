@@ -275,7 +275,8 @@ def _mark_keyframes(ax: Axes, frame_types: str) -> None:
 
 
 def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
-                        ms_per_frame: Mapping[str, Sequence[float]], title: str = "") -> Figure:
+                        ms_per_frame: Mapping[str, Sequence[float]], title: str = "",
+                        colours: Mapping[str, str] | None = None) -> Figure:
     """Per-frame mIoU (top) and measured time per frame (bottom) over a video, I-frames marked.
 
     Introduced in notebook 07.
@@ -285,12 +286,14 @@ def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
         miou: label -> (N,) per-frame mIoU in %; the label's leading method key picks the colour.
         ms_per_frame: label -> (N,) measured wall-clock milliseconds per frame.
         title: figure title.
+        colours: explicit label -> colour (overrides the method colours).
     """
     fig, (miou_ax, time_ax) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, constrained_layout=True)
     for ax, series, ylabel in ((miou_ax, miou, "mIoU of the frame (%)"),
                                (time_ax, ms_per_frame, "wall-clock per frame (ms)")):
         for label, values in series.items():
-            ax.plot(np.arange(len(values)), values, ".-", color=METHOD_COLOURS.get(method_of(label) or ""),
+            colour = (colours or {}).get(label, METHOD_COLOURS.get(method_of(label) or ""))
+            ax.plot(np.arange(len(values)), values, ".-", color=colour,
                     label=f"{label} (mean {np.mean(values):.1f})")
         _mark_keyframes(ax, frame_types)
         ax.set_ylabel(ylabel)
