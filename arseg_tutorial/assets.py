@@ -46,6 +46,7 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
         with os.fdopen(handle, "w") as f:
             json.dump(obj, f, indent=1, sort_keys=False)
             f.write("\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

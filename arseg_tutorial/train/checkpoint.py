@@ -37,6 +37,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     os.close(handle)
     try:
         torch.save(obj, tmp_name)
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     finally:
         if os.path.exists(tmp_name):
