@@ -44,6 +44,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.steps:
         config = type(config)(**{**config.__dict__, "steps": args.steps,
                                  "stage1_steps": args.steps // 2 if args.method == "arseg" else 0})
+    if args.batch_size:
+        config = type(config)(**{**config.__dict__, "batch_size": args.batch_size})
     run = recipes.Run(recipes.run_name(args.method, args.scale, args.ablation), config, args.ablation)
     hr_state = None
     if args.method != "hr":
@@ -158,6 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                 help="train one model (resumable; runs data-parallel under torchrun)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--steps", type=int, help="override the profile's number of steps")
+    train.add_argument("--batch-size", type=int, help="override the profile's (global) batch size")
     train.add_argument("--max-steps", type=int, help="stop after this many steps (resume later)")
     train.add_argument("--checkpoint", help="resumable checkpoint path (default: in the cache)")
     train.add_argument("--hr-checkpoint", help="HR weights to start from (default: shipped/trained)")

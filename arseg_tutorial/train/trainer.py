@@ -133,6 +133,10 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
     from tqdm.auto import tqdm
 
     context = distributed.setup(device)
+    if config.batch_size < 2 * context.world_size:
+        raise ValueError(f"batch_size {config.batch_size} gives each of the {context.world_size} "
+                         f"processes fewer than 2 samples, too few for batch norm; use a batch size "
+                         f">= {2 * context.world_size} (python -m arseg_tutorial train --batch-size N)")
     model, arseg = build_networks(config, hr_state, context.device)
     optimizer = torch.optim.Adam(_parameter_groups(model, config), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.steps))
