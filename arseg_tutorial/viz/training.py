@@ -288,7 +288,7 @@ def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
         title: figure title.
         colours: explicit label -> colour (overrides the method colours).
     """
-    fig, (miou_ax, time_ax) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, constrained_layout=True)
+    fig, (miou_ax, time_ax) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, constrained_layout=True)
     for ax, series, ylabel in ((miou_ax, miou, "mIoU of the frame (%)"),
                                (time_ax, ms_per_frame, "wall-clock per frame (ms)")):
         for label, values in series.items():
@@ -298,7 +298,7 @@ def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
         _mark_keyframes(ax, frame_types)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="upper right", ncol=3)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     miou_ax.set_title("segmentation accuracy of every frame")
     time_ax.set_title("measured time per frame")
     time_ax.set_xlabel("frame index (display order)")
