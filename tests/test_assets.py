@@ -17,14 +17,7 @@ MIOU_TOLERANCE = 0.5
 DATA_BUDGET_BYTES = 50 * 2**20
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, two threads can wait on each other for
-    seconds per step."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

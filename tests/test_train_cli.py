@@ -5,19 +5,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from arseg_tutorial.cli import main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, two threads can wait on each other for
-    seconds per step."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_train_then_evaluate_own_checkpoint(tmp_path, capsys):

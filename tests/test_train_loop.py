@@ -10,14 +10,7 @@ from arseg_tutorial.train.loops import TrainConfig, make_batch
 from arseg_tutorial.train.trainer import train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, two threads can wait on each other for
-    seconds per step."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_clips(num_clips: int = 2, length: int = 12, height: int = 48, width: int = 64) -> ClipSet:
