@@ -11,8 +11,6 @@ video written with PyAV (H.264 in MP4) that a notebook can play inline.
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import cache_dir
 
 METHODS = ("hr", "arseg")
@@ -289,19 +288,13 @@ def write_mp4(frames: np.ndarray, path: str | Path, fps: float = 10.0, crf: int 
         raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist; create it first")
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".mp4", dir=path.parent)
-    os.close(handle)
-    try:
-        with av.open(tmp, mode="w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=int(round(fps)))
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": "veryfast", "movflags": "+faststart"}
-            for frame in frames:
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-            container.mux(stream.encode(None))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with (atomic_path(path, suffix=".mp4") as tmp,
+          av.open(str(tmp), mode="w", format="mp4") as container):
+        stream = container.add_stream("libx264", rate=int(round(fps)))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast", "movflags": "+faststart"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
     return path

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def one_thread():
     """One torch thread: on a shared 2-core machine, two threads can wait on each other for
     seconds per step."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
-import torch
 
 matplotlib.use("agg")
 
@@ -66,13 +65,7 @@ def write_fake_assets(folder) -> dict:
     return manifest
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny networks run faster on one thread than on two that wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

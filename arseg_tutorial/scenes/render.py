@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arseg_tutorial.scenes.classes import IGNORE_LABEL, SKY
-from arseg_tutorial.scenes.layout import Scene, Sprite
+from arseg_tutorial.scenes.layout import Scene
 
 _FULL, _EMPTY = 0.996, 0.004
 _AMBIGUOUS = 0.4

@@ -6,14 +6,14 @@ moved into place with ``os.replace``, so an interrupted write never leaves a hal
 """
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from arseg_tutorial.atomic import atomic_path
 
 
 def rng_state() -> dict[str, Any]:
@@ -32,16 +32,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the target's folder, then ``os.replace`` onto ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(obj, tmp_name)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import Profile, cache_dir
 
 #: bump when the cached arrays change meaning, so that old caches are never read
@@ -154,15 +153,8 @@ def build_clips(config: ClipConfig, progress: bool = False) -> ClipSet:
 
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def clips_cache_path(config: ClipConfig) -> Path:

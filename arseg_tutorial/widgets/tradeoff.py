@@ -19,8 +19,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import cache_dir
 
 METHODS = ("hr", "lr", "arseg")
@@ -214,16 +213,9 @@ def _examples_cached(key: str, seed: int, folder: str, use_cache: bool) -> Examp
     result = _compute_examples(assets.load_manifest(Path(folder) if folder else None), seed,
                                Path(folder) if folder else None)
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=".examples-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as f:
-                np.savez_compressed(f, frames=result.frames, labels=result.labels,
-                                    **{f"pred_{k}": v for k, v in result.predictions.items()})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, frames=result.frames, labels=result.labels,
+                                **{f"pred_{k}": v for k, v in result.predictions.items()})
     return result
 
 

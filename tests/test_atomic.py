@@ -1,0 +1,27 @@
+"""Atomic writes: an interrupted write keeps the old file and leaves no temporary file behind."""
+from __future__ import annotations
+
+import pytest
+
+from arseg_tutorial.atomic import atomic_path
+
+
+def test_a_finished_write_replaces_the_file(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+        assert not target.exists()
+    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o644
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
+
+
+def test_an_interrupted_write_keeps_the_old_file(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(target, suffix=".mp4") as tmp:
+            assert tmp.suffix == ".mp4"
+            tmp.write_text("half")
+            raise KeyboardInterrupt
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
