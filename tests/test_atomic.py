@@ -25,3 +25,17 @@ def test_an_interrupted_write_keeps_the_old_file(tmp_path):
             raise KeyboardInterrupt
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_the_same_weights_save_to_the_same_bytes(tmp_path):
+    import hashlib
+
+    import torch
+
+    from arseg_tutorial.train.checkpoint import atomic_torch_save
+
+    state = {"w": torch.arange(6.0).reshape(2, 3), "n": torch.tensor(3)}
+    digests = {hashlib.sha256(atomic_torch_save(state, tmp_path / name).read_bytes()).hexdigest()
+               for name in ("a.pt", "b.pt", "a.pt")}
+    assert len(digests) == 1
+    assert torch.equal(torch.load(tmp_path / "b.pt")["w"], state["w"])

@@ -30,10 +30,15 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the target's folder, then ``os.replace`` onto ``path``."""
+    """``torch.save`` to a temporary file in the target's folder, then ``os.replace`` onto ``path``.
+
+    The file is written through an open file object: given a file *name*, ``torch.save`` names
+    the folder inside its zip archive after it, so the random temporary name would make the
+    same weights hash differently on every save.
+    """
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
     return path
 
 
