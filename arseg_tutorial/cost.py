@@ -157,7 +157,7 @@ class CostRow:
 
 def cost_rows(model_name: str, height: int, width: int, num_classes: int, scales: tuple[float, ...],
               gop_length: int = PAPER_GOP_LENGTH, net_width: float = 1.0,
-              dataset: str = "") -> list[CostRow]:
+              dataset: str = "", creff_kernel: int = 7) -> list[CostRow]:
     """Cost of AR-Seg for one network and frame size at several LR scales.
 
     Introduced in notebook 03.
@@ -170,13 +170,14 @@ def cost_rows(model_name: str, height: int, width: int, num_classes: int, scales
         gop_length: L.
         net_width: channel multiplier (1.0 = official networks).
         dataset: a label for the rows.
+        creff_kernel: CReFF's attention window (7 in the paper).
     Returns:
         One ``CostRow`` per scale.
     """
     with torch.device("meta"):
         hr = build_model(model_name, num_classes, width=net_width)
         lr = build_model(model_name, num_classes, width=net_width)
-        lr.add_creff()
+        lr.add_creff(creff_kernel)
     hr_gmacs = gmacs(hr, (1, 3, height, width))
     with torch.no_grad():
         hr_feature_shape = tuple(hr.eval().forward_phase1(torch.empty(1, 3, height, width, device="meta")).shape)

@@ -219,7 +219,8 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
 
 
 def method_gmacs_per_frame(method: str, scale: float, model_name: str, height: int, width: int,
-                           num_classes: int, net_width: float, gop_length: int) -> float:
+                           num_classes: int, net_width: float, gop_length: int,
+                           creff_kernel: int = 7) -> float:
     """GOP-average GMACs per frame of a method (``arseg_tutorial.cost`` conventions).
 
     "hr": the HR network on a full frame; "lr": the LR network on the downsampled frame;
@@ -227,7 +228,8 @@ def method_gmacs_per_frame(method: str, scale: float, model_name: str, height: i
     """
     from arseg_tutorial.cost import cost_rows
 
-    row = cost_rows(model_name, height, width, num_classes, (scale,), gop_length, net_width)[0]
+    row = cost_rows(model_name, height, width, num_classes, (scale,), gop_length, net_width,
+                    creff_kernel=creff_kernel)[0]
     return {"hr": row.hr_gmacs, "lr": row.lr_gmacs, "arseg": row.gop_gmacs}[method]
 
 

@@ -99,3 +99,37 @@ def test_batches_split_over_processes_cover_the_global_batch():
     assert torch.equal(whole["flow"][1::2], shares[1]["flow"])
     zero = make_batch(clips, tiny_config("arseg", batch_size=4, flow="zero"), step=3)
     assert not zero["flow"].any() and whole["flow"].abs().sum() > 0
+
+
+def test_creff_kernel_and_init_follow_the_config():
+    from arseg_tutorial.train.trainer import build_networks
+
+    hr_state = build_networks(tiny_config())[0].state_dict()
+    model, arseg = build_networks(tiny_config("arseg", creff_kernel=3), hr_state)
+    creff = model.creff
+    assert creff.kernel == 3 and arseg.lr_model is model
+    channels = creff.channels
+    x = torch.rand(2, channels, 6, 7)
+    with torch.no_grad():  # identity init: K and V are the identity, Q the identity / sqrt(C)
+        assert torch.allclose(creff.key_conv(x), x) and torch.allclose(creff.value_conv(x), x)
+        assert torch.allclose(creff.query_conv(x), x / channels ** 0.5)
+        # a constant reference comes back unchanged away from the border: the weights sum to 1
+        reference = torch.full((1, channels, 6, 7), 0.5)
+        lr_feature = torch.rand(1, channels, 6, 7)
+        result = creff(lr_feature, reference, return_attention=True)
+    assert torch.allclose(result.fused[..., 1:-1, 1:-1], lr_feature[..., 1:-1, 1:-1] + 0.5, atol=1e-5)
+    assert result.attention.shape[-1] == 9
+    paper, _ = build_networks(tiny_config("arseg", creff_init="paper"), hr_state)
+    assert paper.creff.kernel == 7 and not torch.allclose(paper.creff.value_conv(x), x)
+    with pytest.raises(ValueError, match="odd"):
+        tiny_config("arseg", creff_kernel=4)
+
+
+def test_shipped_profiles_choose_the_creff_window():
+    from arseg_tutorial.config import get_profile
+    from arseg_tutorial.train.recipes import make_config
+
+    assert get_profile("paper").creff_kernel == 7
+    for name in ("ci", "laptop"):
+        profile = get_profile(name)
+        assert make_config(profile, "arseg", 0.5).creff_kernel == profile.creff_kernel == 3

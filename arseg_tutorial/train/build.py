@@ -53,8 +53,9 @@ def evaluate_networks(method: str, scale: float, hr_model: torch.nn.Module | Non
     from arseg_tutorial.scenes import CLASS_NAMES
 
     batched = make_segmenter(method, hr_model, lr_model, scale, batched=True)
+    kernel = lr_model.creff.kernel if getattr(lr_model, "creff", None) is not None else 7
     gmacs = method_gmacs_per_frame(method, scale, model_name, profile.height, profile.width,
-                                   len(CLASS_NAMES), profile.net_width, profile.gop_length)
+                                   len(CLASS_NAMES), profile.net_width, profile.gop_length, kernel)
     report = evaluate_by_distance(batched, clips.frames, clips.labels, clips.flow_key, CLASS_NAMES, gmacs)
     report.ms_per_frame = float("nan")
     if timing_clips:
@@ -152,7 +153,9 @@ differs, the generator or the codec changed since, and the numbers need a rebuil
 Recipe (DESIGN §1, sized for a 2-core CPU): HR BiSeNet18 {cfg['hr_steps']} steps at lr {cfg['learning_rate']};
 LR-only and AR-Seg start from the trained HR network, {cfg['lr_steps']} / {cfg['arseg_steps']} steps at lr
 {cfg['finetune_learning_rate']} (AR-Seg: first half without CReFF, second half with CReFF and the keyframe
-feature warped over d = {cfg['gop_length'] - 1} frames; classifier copied from HR and frozen; FST weight 1);
+feature warped over d = {cfg['gop_length'] - 1} frames; CReFF with a {cfg['creff_kernel']}x{cfg['creff_kernel']} window, its
+key and value convs started as the identity and its query conv as the identity over sqrt(C); classifier
+copied from HR and frozen; FST weight 1);
 Adam, cosine schedule per step, batch {cfg['batch_size']}, crops {cfg['crop_height']}x{cfg['crop_width']} after a random
 scale in [0.9, 1.25], flip and colour jitter (paired for AR-Seg). On a busy machine use `--threads 1`:
 two torch threads that wait on each other can be many times slower than one.

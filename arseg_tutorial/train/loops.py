@@ -45,8 +45,12 @@ class TrainConfig:
         fst_weight: weight of the explicit FST loss (0 = the "no FST" ablation).
         freeze_classifier: keep the classifier copied from HR frozen (False = ablation).
         flow: "mv" (codec motion vectors) or "zero" (no alignment, ablation).
-        creff_init: "paper" (CReFF's own initialisation) or "identity" (query, key and value
-            convs start as the identity, so the value path starts as the warped HR feature).
+        creff_init: "identity" (the default: the key and value convs start as the identity, the
+            query conv as the identity over sqrt(C), so attention starts soft and looks at the
+            warped HR feature itself; see ``trainer.init_creff_identity``) or "paper" (random
+            Kaiming convs, as in the official code).
+        creff_kernel: CReFF's attention window (7 in the paper at 720x960; the small profiles use
+            3, see ``Profile.creff_kernel``).
         creff_lr_multiplier: CReFF's learning rate relative to ``learning_rate`` (its weights
             start from scratch while the rest starts from the trained HR network).
         model: network name for ``arseg_tutorial.models.build_model``.
@@ -69,7 +73,8 @@ class TrainConfig:
     fst_weight: float = 1.0
     freeze_classifier: bool = True
     flow: str = "mv"
-    creff_init: str = "paper"
+    creff_init: str = "identity"
+    creff_kernel: int = 7
     creff_lr_multiplier: float = 1.0
     model: str = "bisenet18"
 
@@ -80,6 +85,9 @@ class TrainConfig:
             raise ValueError(f"flow must be one of {FLOWS}, got {self.flow!r}")
         if self.creff_init not in CREFF_INITS:
             raise ValueError(f"creff_init must be one of {CREFF_INITS}, got {self.creff_init!r}")
+        if self.creff_kernel < 1 or self.creff_kernel % 2 == 0:
+            raise ValueError(f"creff_kernel must be an odd window size >= 1 (7 in the paper), "
+                             f"got {self.creff_kernel}")
         if not 0 < self.scale <= 1:
             raise ValueError(f"scale must be in (0, 1], got {self.scale}")
         if self.steps < 1 or self.batch_size < 1:

@@ -67,7 +67,7 @@ def make_config(profile: Profile, method: str, scale: float = 1.0, ablation: str
         learning_rate=profile.learning_rate if method == "hr" else profile.finetune_learning_rate,
         crop_size=(profile.crop_height, profile.crop_width), net_width=profile.net_width,
         num_classes=NUM_CLASSES, seed=seed, stage1_steps=steps // 2 if method == "arseg" else 0,
-        ref_distance=profile.gop_length - 1)
+        ref_distance=profile.gop_length - 1, creff_kernel=profile.creff_kernel)
     if ablation is not None:
         if method != "arseg" or ablation not in ABLATIONS:
             raise ValueError(f"ablations are AR-Seg runs, one of {sorted(ABLATIONS)}; got "

@@ -73,7 +73,7 @@ def build_networks(config: TrainConfig, hr_state: dict | None = None,
     teacher = build_model(config.model, config.num_classes, config.net_width).to(device or "cpu")
     teacher.load_state_dict(hr_state)
     teacher.eval().requires_grad_(False)
-    arseg = ARSeg(teacher, model, config.scale)
+    arseg = ARSeg(teacher, model, config.scale, creff_kernel=config.creff_kernel)
     model.classifier.requires_grad_(not config.freeze_classifier)
     if config.creff_init == "identity":
         init_creff_identity(model.creff)
@@ -81,16 +81,24 @@ def build_networks(config: TrainConfig, hr_state: dict | None = None,
 
 
 def init_creff_identity(creff: nn.Module) -> None:
-    """Start CReFF's query, key and value depthwise convs as the identity (centre tap 1, bias 0).
+    """Start CReFF's key and value depthwise convs as the identity (centre tap 1, bias 0) and
+    its query conv as the identity over sqrt(C).
 
     Introduced in notebook 05. The value path then starts as the warped HR keyframe feature
-    itself, which a short training run can refine rather than having to discover.
+    itself, which a short training run can refine rather than having to discover. The similarity
+    has no 1/sqrt(C) of its own (as in the paper), so with Kaiming-random convs its dot products
+    over C channels of trained features are large and the softmax starts by fetching features
+    from arbitrary neighbours; the 1/sqrt(C) in the query's start keeps the softmax soft instead.
+    Measured on the laptop profile (s = 0.5, the 8 validation clips, mean mIoU over the 12
+    distances): 40.78 with the official random init and a 7x7 window, 45.95 with this init and a
+    3x3 window (LR-only: 41.05).
     """
     with torch.no_grad():
         for conv in (creff.query_conv, creff.key_conv, creff.value_conv):
             conv.weight.zero_()
             conv.weight[:, 0, conv.kernel_size[0] // 2, conv.kernel_size[1] // 2] = 1.0
             conv.bias.zero_()
+        creff.query_conv.weight.div_(creff.channels ** 0.5)
 
 
 def _parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:

@@ -58,7 +58,7 @@ def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0) -> D
         seed_everything(seed)
         hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
         lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        return DemoModel(ARSeg(hr, lr, lr_scale).eval(), False,
+        return DemoModel(ARSeg(hr, lr, lr_scale, creff_kernel=profile.creff_kernel).eval(), False,
                          f"UNTRAINED bisenet18 (width {profile.net_width}, seed {seed}): no shipped "
                          "checkpoints found; weights are random")
 
@@ -149,16 +149,19 @@ class AttentionExplorer:
 
     def features(self) -> dict[str, torch.Tensor]:
         """(C, h, w) maps: keyframe feature, keyframe feature warped with the motion vectors, LR
-        feature upsampled to the HR grid, and CReFF's fused feature (aligned, kernel 7)."""
+        feature upsampled to the HR grid, and CReFF's fused feature (aligned, the module's own
+        kernel)."""
         creff = self.demo.model.lr_model.creff
         with torch.no_grad():
             result = creff(self.lr_feature, self.references[True], return_attention=True)
         return {"keyframe feature": self.keyframe_feature[0], "warped keyframe feature": self.references[True][0],
                 "LR feature (upsampled)": result.lr_upsampled[0], "fused (CReFF)": result.fused[0]}
 
-    def update(self, pixel_y: int, pixel_x: int, kernel: int = 7, aligned: bool = True) -> dict:
+    def update(self, pixel_y: int, pixel_x: int, kernel: int | None = None, aligned: bool = True) -> dict:
         """Attention of the feature pixel under image pixel (pixel_y, pixel_x).
 
+        Args:
+            kernel: window size, one of ``KERNELS``; None = the trained module's own.
         Returns:
             dict with ``weights`` (k, k) softmax weights (row-major window), ``pixel_feature``
             (row, col) on the feature grid, ``pixel_px``, ``kernel``, ``aligned``, ``stride_px``,
@@ -168,6 +171,8 @@ class AttentionExplorer:
         height, width = self.pair.frame.shape[:2]
         if not (0 <= pixel_y < height and 0 <= pixel_x < width):
             raise ValueError(f"pixel ({pixel_y}, {pixel_x}) is outside the {height}x{width} frame")
+        if kernel is None:
+            kernel = self.demo.model.lr_model.creff.kernel
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel}")
         row = min(int(pixel_y / self.stride_px), self.keyframe_feature.shape[-2] - 1)
@@ -182,7 +187,7 @@ class AttentionExplorer:
                 "keyframe_warped": self.warped_keyframes[bool(aligned)], "frame": self.pair.frame,
                 "distance": self.pair.distance}
 
-    def figure(self, pixel_y: int, pixel_x: int, kernel: int = 7, aligned: bool = True):
+    def figure(self, pixel_y: int, pixel_x: int, kernel: int | None = None, aligned: bool = True):
         """Draw one state (the static figure next to the widget)."""
         from arseg_tutorial.viz.models import plot_attention_state
 
@@ -200,7 +205,8 @@ class AttentionExplorer:
                                          max=height - 1, description="pixel y", continuous_update=False),
             "pixel_x": widgets.IntSlider(value=width // 2 if pixel_x is None else pixel_x, min=0,
                                          max=width - 1, description="pixel x", continuous_update=False),
-            "kernel": widgets.Dropdown(options=list(KERNELS), value=7, description="kernel"),
+            "kernel": widgets.Dropdown(options=list(KERNELS), value=self.demo.model.lr_model.creff.kernel,
+                                       description="kernel"),
             "aligned": widgets.Checkbox(value=True, description="align with motion vectors"),
         }
         return build_explorer(self.figure, controls)
