@@ -150,15 +150,18 @@ differs, the generator or the codec changed since, and the numbers need a rebuil
 | `ablation.json` | notebook 05: AR-Seg at s = 0.5 full / no FST loss / unfrozen classifier / zero flow |
 | `training_curves.json` | notebook 05: loss per step (every {CURVE_EVERY}th step) of every run |
 
-Recipe (DESIGN §1, sized for a 2-core CPU): HR BiSeNet18 {cfg['hr_steps']} steps at lr {cfg['learning_rate']};
-LR-only and AR-Seg start from the trained HR network, {cfg['lr_steps']} / {cfg['arseg_steps']} steps at lr
-{cfg['finetune_learning_rate']} (AR-Seg: first half without CReFF, second half with CReFF and the keyframe
-feature warped over d = {cfg['gop_length'] - 1} frames; CReFF with a {cfg['creff_kernel']}x{cfg['creff_kernel']} window, its
-key and value convs started as the identity and its query conv as the identity over sqrt(C); classifier
-copied from HR and frozen; FST weight 1);
-Adam, cosine schedule per step, batch {cfg['batch_size']}, crops {cfg['crop_height']}x{cfg['crop_width']} after a random
-scale in [0.9, 1.25], flip and colour jitter (paired for AR-Seg). On a busy machine use `--threads 1`:
-two torch threads that wait on each other can be many times slower than one.
+Recipe (DESIGN §1, sized for a 2-core CPU):
+- HR BiSeNet18: {cfg['hr_steps']} steps at lr {cfg['learning_rate']}.
+- LR-only and AR-Seg start from the trained HR network: {cfg['lr_steps']} / {cfg['arseg_steps']} steps at lr
+  {cfg['finetune_learning_rate']}.
+- AR-Seg: the first half without CReFF, the second half with CReFF and the keyframe feature warped
+  over d = {cfg['gop_length'] - 1} frames. CReFF has a {cfg['creff_kernel']}x{cfg['creff_kernel']} window; its key and value convs start as the
+  identity and its query conv as the identity over sqrt(C). The classifier is copied from HR and
+  frozen; FST weight 1.
+- All runs: Adam, cosine schedule per step, batch {cfg['batch_size']}, crops {cfg['crop_height']}x{cfg['crop_width']} after a random scale
+  in [0.9, 1.25], flip and colour jitter (paired for AR-Seg).
+- On a busy machine use `--threads 1`: two torch threads that wait on each other can be many times
+  slower than one.
 
 Results on the test split (mIoU in %, mean over the {cfg['gop_length']} keyframe distances; d0 / d11 =
 first and last distance; GMACs per frame averaged over a GOP; saving vs HR on every frame; ms per
