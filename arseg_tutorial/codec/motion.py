@@ -9,6 +9,7 @@ zero motion. Everything is vectorised: no Python loop over blocks.
 """
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
@@ -21,9 +22,14 @@ def select_direction(mvs: np.ndarray, direction: Direction) -> np.ndarray:
 
     Introduced in notebook 02.
     """
+    return mvs[_direction_mask(mvs, direction)]
+
+
+def _direction_mask(mvs: np.ndarray, direction: Direction) -> np.ndarray:
+    """(M,) bool: which vectors ``select_direction`` keeps."""
     if direction not in ("past", "future"):
         raise ValueError(f"direction must be 'past' or 'future', got {direction!r}")
-    return mvs[mvs["source"] < 0] if direction == "past" else mvs[mvs["source"] > 0]
+    return mvs["source"] < 0 if direction == "past" else mvs["source"] > 0
 
 
 def block_cells(mvs: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,55 +44,105 @@ def block_cells(mvs: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray, 
     Returns:
         (rows, cols, block) three (K,) int arrays: cell row, cell column and the block it belongs to.
     """
-    widths = mvs["w"].astype(np.int64) // cell_px
-    heights = mvs["h"].astype(np.int64) // cell_px
-    left = (mvs["dst_x"].astype(np.int64) - mvs["w"].astype(np.int64) // 2) // cell_px
-    top = (mvs["dst_y"].astype(np.int64) - mvs["h"].astype(np.int64) // 2) // cell_px
+    return _cells_of_blocks(*_block_geometry(mvs), cell_px)
+
+
+def _block_geometry(mvs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(w, h, x, y) four (M,) int64 arrays: each block's size and top-left pixel."""
+    w, h = mvs["w"].astype(np.int64), mvs["h"].astype(np.int64)
+    return w, h, mvs["dst_x"] - w // 2, mvs["dst_y"] - h // 2
+
+
+def _cells_of_blocks(w: np.ndarray, h: np.ndarray, x: np.ndarray, y: np.ndarray,
+                     cell_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``block_cells`` from the ``_block_geometry`` arrays."""
+    widths, heights, left, top = w // cell_px, h // cell_px, x // cell_px, y // cell_px
     counts = widths * heights
-    block = np.repeat(np.arange(len(mvs)), counts)
-    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    cols = left[block] + offset % widths[block]
-    rows = top[block] + offset // widths[block]
-    return rows, cols, block
+    block = np.arange(len(counts)).repeat(counts)
+    # each cell's place in its block, row by row: offset = row * block width + column
+    offset = np.arange(len(block)) - (counts.cumsum() - counts)[block]
+    row_in_block, col_in_block = np.divmod(offset, widths[block])
+    return top[block] + row_in_block, left[block] + col_in_block, block
 
 
-def _cell_size(mvs: np.ndarray) -> int:
-    """The largest power of two (<= 16) dividing every block size and block corner."""
-    edges = np.concatenate([mvs["w"], mvs["h"], mvs["dst_x"] - mvs["w"] // 2,
-                            mvs["dst_y"] - mvs["h"] // 2]).astype(np.int64)
-    combined = int(np.bitwise_or.reduce(np.abs(edges))) | 16
+def _cell_size(w: np.ndarray, h: np.ndarray, x: np.ndarray, y: np.ndarray) -> int:
+    """The largest power of two (<= 16) dividing every block size and block corner.
+
+    Takes the ``_block_geometry`` arrays. That power is the lowest bit set in any of them, and
+    ``n`` and ``-n`` have the same lowest set bit: negative corners need no ``abs``.
+    """
+    combined = int(np.bitwise_or.reduce(w | h | x | y)) | 16
     return combined & -combined
 
 
+@functools.lru_cache(maxsize=64)
+def _pixels_per_cell(size: int, cell: int) -> np.ndarray:
+    """(ceil(size / cell),) read-only: how many pixels of each cell lie inside the frame.
+
+    ``cell`` for every cell but the last, which the frame's edge may cut: ``np.repeat`` with
+    these counts upsamples straight to the frame size, with no crop and copy afterwards.
+    """
+    counts = np.full(-(-size // cell), cell)
+    counts[-1:] = size - cell * (len(counts) - 1)  # [-1:]: no cell at all in a 0-pixel frame
+    counts.flags.writeable = False
+    return counts
+
+
+@functools.lru_cache(maxsize=64)
+def _cell_bounds(height: int, width: int, cell: int) -> tuple[np.ndarray, ...]:
+    """Read-only float32 pixel bounds of each cell, cut at the frame's edge.
+
+    Returns:
+        left, right: (gw,) first and last pixel column; top, bottom: (gh, 1) first and last row.
+    """
+    left = np.arange(-(-width // cell), dtype=np.float32) * cell
+    top = np.arange(-(-height // cell), dtype=np.float32)[:, None] * cell
+    bounds = left, np.minimum(left + cell, width) - 1, top, np.minimum(top + cell, height) - 1
+    for bound in bounds:
+        bound.flags.writeable = False
+    return bounds
+
+
 def _invalidate_outside(flow: np.ndarray, valid: np.ndarray, cell_flow: np.ndarray,
-                        cell: int) -> None:
+                        cell: int, *, constant_cells: bool = True) -> None:
     """In place: pixels whose ``p + flow`` leaves the frame become invalid with zero flow.
 
     Only cells whose vector can carry one of their pixels outside are checked pixel by pixel
     (a handful along the borders), all at once with array indexing.
 
     Args:
-        flow: (H, W, 2) float32 and valid: (H, W) bool, painted from ``cell_flow``.
+        flow: (H, W, 2) float32 and valid: (H, W) bool, painted from ``cell_flow``, C-contiguous.
         cell_flow: (gh, gw, 2) float32 vector of each cell_px x cell_px cell.
+        constant_cells: every pixel still has its cell's vector (no interpolation), so the
+            vectors are read once per cell instead of once per pixel.
     """
     height, width = valid.shape
-    grid_h, grid_w = cell_flow.shape[:2]
-    left = np.arange(grid_w, dtype=np.float32)[None, :] * cell
-    top = np.arange(grid_h, dtype=np.float32)[:, None] * cell
-    right = np.minimum(left + cell, width) - 1
-    bottom = np.minimum(top + cell, height) - 1
-    risky = ((left + cell_flow[..., 0] < 0) | (right + cell_flow[..., 0] > width - 1)
-             | (top + cell_flow[..., 1] < 0) | (bottom + cell_flow[..., 1] > height - 1))
-    cell_rows, cell_cols = np.nonzero(risky)
-    offsets = np.arange(cell * cell)
-    rows = (cell_rows[:, None] * cell + offsets // cell).ravel()
-    cols = (cell_cols[:, None] * cell + offsets % cell).ravel()
-    inside_frame = (rows < height) & (cols < width)
-    rows, cols = rows[inside_frame], cols[inside_frame]
-    target_x, target_y = cols + flow[rows, cols, 0], rows + flow[rows, cols, 1]
-    outside = (target_x < 0) | (target_x > width - 1) | (target_y < 0) | (target_y > height - 1)
-    valid[rows[outside], cols[outside]] = False
-    flow[rows[outside], cols[outside]] = 0.0
+    left, right, top, bottom = _cell_bounds(height, width, cell)
+    flow_x, flow_y = cell_flow[..., 0].copy(), cell_flow[..., 1].copy()  # contiguous: faster
+    risky = ((left + flow_x < 0) | (right + flow_x > width - 1)
+             | (top + flow_y < 0) | (bottom + flow_y > height - 1))
+    cell_rows, cell_cols = np.divmod(np.flatnonzero(risky), risky.shape[1])
+    if not len(cell_rows):
+        return
+    # The pixels of the n risky cells, laid out (cell, n) and (cell, cell, n): numpy's inner loops
+    # then run over the n cells, not over a cell's few pixels (much faster). Rows and columns stop
+    # at the frame's edge: a cell cut by the edge repeats its edge pixel (same verdict, no harm).
+    steps = np.arange(cell)[:, None]
+    rows = np.minimum(steps + cell_rows * cell, height - 1)  # (cell, n)
+    cols = np.minimum(steps + cell_cols * cell, width - 1)
+    pixel = (rows * width)[:, None, :] + cols  # (cell, cell, n): pixel (i, j) of cell k, flat
+    # As complex64, each (x, y) pair is one 8-byte item: .real is x, .imag is y (no copies).
+    if constant_cells:
+        vectors = cell_flow.view(np.complex64)[cell_rows, cell_cols, 0]  # (n,): one per cell
+    else:
+        vectors = np.take(flow.view(np.complex64).reshape(-1), pixel)  # (cell, cell, n)
+    target_x = cols[None, :, :] + vectors.real  # int + float32 -> float64, as p + flow
+    target_y = rows[:, None, :] + vectors.imag
+    outside = (((target_x < 0) | (target_x > width - 1))
+               | ((target_y < 0) | (target_y > height - 1)))  # (cell, cell, n)
+    pixel = pixel[outside]
+    valid.reshape(-1)[pixel] = False
+    flow.view(np.complex64).reshape(-1)[pixel] = 0
 
 
 def interpolate_cells(cell_flow: np.ndarray, cell_valid: np.ndarray, cell_px: int, height: int,
@@ -147,26 +203,37 @@ def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
     """
     if mvs.dtype.names is None or "motion_scale" not in mvs.dtype.names:
         raise ValueError("mvs must be the structured array of read_video(...).motion_vectors[t]")
-    chosen = select_direction(mvs, direction)
-    cell = _cell_size(chosen)
+    keep = _direction_mask(mvs, direction)
+    chosen = mvs if keep.all() and mvs.ndim == 1 else mvs[keep]  # P-frames: all, no copy
+    if not len(chosen) and height > 0 and width > 0:  # I-frame (or none this way): no motion
+        return np.zeros((height, width, 2), np.float32), np.zeros((height, width), bool)
+    geometry = _block_geometry(chosen)
+    cell = _cell_size(*geometry)
     grid_h, grid_w = -(-height // cell), -(-width // cell)
+    rows, cols, block = _cells_of_blocks(*geometry, cell)  # as block_cells(chosen, cell)
+    inside = (rows >= 0) & (rows < grid_h) & (cols >= 0) & (cols < grid_w)
+    index, block = rows[inside] * grid_w + cols[inside], block[inside]  # flat cell index
+    # As complex64, each (x, y) pair is one 8-byte item: .real is x, .imag is y, and painting
+    # copies whole pairs in one fast 1-d indexing.
+    scale = np.maximum(chosen["motion_scale"], 1)
+    vectors = np.empty(len(chosen), np.complex64)
+    vectors.real = chosen["motion_x"] / scale  # divided in float64, rounded once to float32
+    vectors.imag = chosen["motion_y"] / scale
     cell_flow = np.zeros((grid_h, grid_w, 2), np.float32)
     cell_valid = np.zeros((grid_h, grid_w), bool)
-    if len(chosen):
-        rows, cols, block = block_cells(chosen, cell)
-        inside = (rows >= 0) & (rows < grid_h) & (cols >= 0) & (cols < grid_w)
-        rows, cols, block = rows[inside], cols[inside], block[inside]
-        scale = np.maximum(chosen["motion_scale"], 1).astype(np.float32)
-        vectors = np.stack([chosen["motion_x"] / scale, chosen["motion_y"] / scale], axis=1)
-        cell_flow[rows, cols] = vectors[block]
-        cell_valid[rows, cols] = True
-    flow = np.repeat(np.repeat(cell_flow, cell, axis=0), cell, axis=1)[:height, :width]
-    valid = np.repeat(np.repeat(cell_valid, cell, axis=0), cell, axis=1)[:height, :width]
-    flow, valid = np.ascontiguousarray(flow), np.ascontiguousarray(valid)
+    cell_flow.view(np.complex64).reshape(-1)[index] = vectors[block]
+    cell_valid.reshape(-1)[index] = True
+    # Cells -> pixels with np.repeat, the counts cut at the frame's edge (no crop, no copy). The
+    # order is for speed: flow ends by repeating 8-byte (x, y) pairs along the rows (copying whole
+    # pixel rows of a few KB instead can be 6x slower on AMD CPUs at unlucky alignments); valid
+    # ends by copying whole rows, short ones.
+    down, across = _pixels_per_cell(height, cell), _pixels_per_cell(width, cell)
+    flow = cell_flow.repeat(down, axis=0).repeat(across, axis=1)
+    valid = cell_valid.repeat(across, axis=1).repeat(down, axis=0)
     if interpolate:
         blend, use = interpolate_cells(cell_flow, cell_valid, cell, height, width)
         flow[use] = blend[use]
-    _invalidate_outside(flow, valid, cell_flow, cell)
+    _invalidate_outside(flow, valid, cell_flow, cell, constant_cells=not interpolate)
     return flow, valid
 
 
