@@ -40,8 +40,9 @@ class Profile:
         crop_height, crop_width: training crop in pixels.
         notebook_frames: length of the clips notebooks generate for figures.
         creff_kernel: CReFF's attention window. The paper's 7x7 window at 720x960 spans 56 px
-            of the frame (6 % of its width); at the small profiles' 180x240 the same 7 cells would
-            span 23 % of the width and mix in far-away features, so they use 3 (24 px, 10 %).
+            of the frame (6 % of its width); at laptop's 180x240 the same 7 cells would span 23 %
+            of the width (ci's 120x160: 35 %) and mix in far-away features, so the small profiles
+            use 3 (24 px: 10 % and 15 %).
     """
 
     name: str
