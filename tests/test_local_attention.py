@@ -12,31 +12,31 @@ from arseg_tutorial.models.local_attention import (
 )
 
 
-def naive_similarity(q, k, kernel):
-    n, c, h, w = q.shape
+def window_pairs(h, w, kernel):
+    """(y, x, window index, yy, xx) for every pixel and every window position inside the image."""
     r = kernel // 2
-    out = torch.zeros(n, h, w, kernel * kernel, dtype=q.dtype)
     for y in range(h):
         for x in range(w):
             for i in range(kernel):
                 for j in range(kernel):
                     yy, xx = y + i - r, x + j - r
                     if 0 <= yy < h and 0 <= xx < w:
-                        out[:, y, x, i * kernel + j] = (q[:, :, y, x] * k[:, :, yy, xx]).sum(1)
+                        yield y, x, i * kernel + j, yy, xx
+
+
+def naive_similarity(q, k, kernel):
+    n, c, h, w = q.shape
+    out = torch.zeros(n, h, w, kernel * kernel, dtype=q.dtype)
+    for y, x, index, yy, xx in window_pairs(h, w, kernel):
+        out[:, y, x, index] = (q[:, :, y, x] * k[:, :, yy, xx]).sum(1)
     return out
 
 
 def naive_aggregate(v, weights, kernel):
     n, c, h, w = v.shape
-    r = kernel // 2
     out = torch.zeros_like(v)
-    for y in range(h):
-        for x in range(w):
-            for i in range(kernel):
-                for j in range(kernel):
-                    yy, xx = y + i - r, x + j - r
-                    if 0 <= yy < h and 0 <= xx < w:
-                        out[:, :, y, x] += weights[:, y, x, i * kernel + j, None] * v[:, :, yy, xx]
+    for y, x, index, yy, xx in window_pairs(h, w, kernel):
+        out[:, :, y, x] += weights[:, y, x, index, None] * v[:, :, yy, xx]
     return out
 
 
