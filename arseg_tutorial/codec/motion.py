@@ -32,21 +32,6 @@ def _direction_mask(mvs: np.ndarray, direction: Direction) -> np.ndarray:
     return mvs["source"] < 0 if direction == "past" else mvs["source"] > 0
 
 
-def block_cells(mvs: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Expand each block into the cell_px x cell_px cells it covers (vectorised).
-
-    Introduced in notebook 02.
-
-    Args:
-        mvs: (M,) structured motion vectors.
-        cell_px: cell size in pixels; every block edge must lie on this grid.
-
-    Returns:
-        (rows, cols, block) three (K,) int arrays: cell row, cell column and the block it belongs to.
-    """
-    return _cells_of_blocks(*_block_geometry(mvs), cell_px)
-
-
 def _block_geometry(mvs: np.ndarray) -> tuple[np.ndarray, ...]:
     """(w, h, x, y) four (M,) int64 arrays: each block's size and top-left pixel."""
     w, h = mvs["w"].astype(np.int64), mvs["h"].astype(np.int64)
@@ -55,7 +40,12 @@ def _block_geometry(mvs: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def _cells_of_blocks(w: np.ndarray, h: np.ndarray, x: np.ndarray, y: np.ndarray,
                      cell_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``block_cells`` from the ``_block_geometry`` arrays."""
+    """Expand each block (the ``_block_geometry`` arrays) into the cell_px x cell_px cells it
+    covers; every block edge must lie on this grid.
+
+    Returns:
+        (rows, cols, block) three (K,) int arrays: cell row, cell column and the block it belongs to.
+    """
     widths, heights, left, top = w // cell_px, h // cell_px, x // cell_px, y // cell_px
     counts = widths * heights
     block = np.arange(len(counts)).repeat(counts)
@@ -210,7 +200,7 @@ def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
     geometry = _block_geometry(chosen)
     cell = _cell_size(*geometry)
     grid_h, grid_w = -(-height // cell), -(-width // cell)
-    rows, cols, block = _cells_of_blocks(*geometry, cell)  # as block_cells(chosen, cell)
+    rows, cols, block = _cells_of_blocks(*geometry, cell)
     inside = (rows >= 0) & (rows < grid_h) & (cols >= 0) & (cols < grid_w)
     index, block = rows[inside] * grid_w + cols[inside], block[inside]  # flat cell index
     # As complex64, each (x, y) pair is one 8-byte item: .real is x, .imag is y, and painting
