@@ -88,24 +88,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     own = bool(args.checkpoint or args.hr_checkpoint)
     profile = get_profile(args.profile if args.profile or own else assets.load_manifest()["profile"])
-    scale = args.scale if args.method != "hr" else 1.0
+    scale = args.scale if args.method in ("lr", "arseg") else 1.0
     clips = load_clips(ClipConfig(first_seed=args.seed, num_clips=args.clips, height=profile.height,
                                   width=profile.width, gop_length=profile.gop_length),
                        use_cache=not args.no_cache, progress=True)
     if args.checkpoint:
         trained = assets.load_weights(assets.build_network(
-            _network_config(args.checkpoint, profile, args.method, scale),
+            _network_config(args.checkpoint, profile, "hr" if args.method == "warp" else args.method, scale),
             with_creff=args.method == "arseg"), args.checkpoint)
     hr = lr = None
-    if args.method in ("hr", "arseg"):
+    if args.method in ("hr", "arseg", "warp"):
         if args.hr_checkpoint:
             hr = assets.load_weights(assets.build_network(
                 _network_config(args.hr_checkpoint, profile, "hr", 1.0), False), args.hr_checkpoint)
-        elif args.method == "hr" and args.checkpoint:
+        elif args.method in ("hr", "warp") and args.checkpoint:
             hr = trained
         else:
             hr = assets.load_shipped("hr")
-    if args.method != "hr":
+    if args.method in ("lr", "arseg"):
         lr = trained if args.checkpoint else assets.load_method(args.method, scale, args.ablation)[1]
     report = evaluate_networks(args.method, scale, hr, lr, clips, profile)
     result = {"method": args.method, "scale": scale, "ablation": args.ablation, "seed": args.seed,
@@ -113,7 +113,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               "checkpoint": args.checkpoint or "shipped", **report.to_dict()}
     if args.json:
         assets.write_json_atomic(args.json, result)
-    print(f"{args.method} s={scale:g}: mean mIoU {report.mean_miou:.2f} % over "
+    label = f"{args.method} s={scale:g}" if args.method in ("lr", "arseg") else args.method
+    print(f"{label}: mean mIoU {report.mean_miou:.2f} % over "
           f"{len(report.per_distance)} distances, {report.gmacs_per_frame:.3f} GMACs/frame, "
           f"{report.ms_per_frame:.1f} ms/frame" + (f" -> {args.json}" if args.json else ""))
     if not args.json:
@@ -137,6 +138,7 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from arseg_tutorial.evaluate import METHODS as EVALUATE_METHODS
     from arseg_tutorial.train.data import SPLIT_SEEDS
     from arseg_tutorial.train.recipes import ABLATIONS
 
@@ -169,7 +171,13 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", parents=[common, method],
+    evaluate_method = argparse.ArgumentParser(add_help=False)
+    evaluate_method.add_argument("--method", required=True, choices=EVALUATE_METHODS,
+                                 help="warp = the keyframe's HR feature warped by the motion vectors "
+                                      "and classified, on every P-frame (a reference, no LR branch)")
+    evaluate_method.add_argument("--scale", type=float, default=0.5, help="LR scale s (lr and arseg)")
+    evaluate_method.add_argument("--ablation", choices=sorted(ABLATIONS), help="an AR-Seg ablation")
+    evaluate = commands.add_parser("evaluate", parents=[common, evaluate_method],
                                    help="per-distance mIoU, GMACs and ms/frame on generated clips")
     evaluate.add_argument("--seed", type=int, default=SPLIT_SEEDS["test"],
                           help="generator seed of the first clip (default: the test split)")

@@ -152,7 +152,10 @@ def evaluate_by_distance(segment_gop: GopSegmenter, frames: np.ndarray, labels: 
                                   gmacs_per_frame)
 
 
-METHODS = ("hr", "lr", "arseg")
+METHODS = ("hr", "lr", "arseg", "warp")
+"""What ``make_segmenter`` runs. "warp" is a reference, not a method of the paper: the keyframe's HR
+feature, warped with the motion vectors and classified by the HR classifier, on every P-frame (no
+LR branch at all). It shows what the keyframe alone carries, which AR-Seg should add to."""
 
 
 def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
@@ -162,8 +165,10 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
 
     Args:
         method: "hr" (the HR network on every frame), "lr" (the LR-only network at ``scale`` on
-            every frame) or "arseg" (HR on the I-frame, LR + CReFF on the others).
-        hr_model: the HR network (for "hr" and "arseg").
+            every frame), "arseg" (HR on the I-frame, LR + CReFF on the others) or "warp" (HR on
+            the I-frame, its feature warped by the motion vectors and classified by the HR
+            classifier on the others).
+        hr_model: the HR network (for "hr", "arseg" and "warp").
         lr_model: the LR-only network (for "lr") or AR-Seg's LR branch with CReFF (for "arseg").
         scale: the LR scale s.
         batched: False = frame by frame, as a video player would (use this for timing);
@@ -172,15 +177,18 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
     Returns:
         The segmenter; it puts the networks in eval mode and runs under ``torch.inference_mode``.
     """
+    from arseg_tutorial.codec.warp import warp
     from arseg_tutorial.models.arseg import ARSeg, downsample_frame
     from arseg_tutorial.train.data import to_input
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    needed = {"hr": (hr_model,), "lr": (lr_model,), "arseg": (hr_model, lr_model)}[method]
+    needed = {"hr": (hr_model,), "lr": (lr_model,), "arseg": (hr_model, lr_model),
+              "warp": (hr_model,)}[method]
     if any(m is None for m in needed):
         raise ValueError(f"method {method!r} needs " + {"hr": "hr_model", "lr": "lr_model",
-                                                          "arseg": "hr_model and lr_model"}[method])
+                                                          "arseg": "hr_model and lr_model",
+                                                          "warp": "hr_model"}[method])
     device = device or torch.device("cpu")
     for m in needed:
         m.eval().to(device)
@@ -194,8 +202,19 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
         return lr_model.forward_phase2(lr_model.forward_phase1(downsample_frame(x, scale)),
                                        output_size=size)
 
+    def warp_logits(key_feature: torch.Tensor, flows: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        warped = warp(key_feature.expand(len(flows), -1, -1, -1), flows, "bilinear")
+        return hr_model.classify(warped, size)
+
     def run(x: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
         size = tuple(x.shape[-2:])
+        if method == "warp":
+            key_feature = hr_model.forward_phase1(x[:1])
+            key_logits = hr_model.forward_phase2(key_feature, output_size=size)
+            if not batched:
+                return torch.cat([key_logits] + [warp_logits(key_feature, flows[t:t + 1], size)
+                                                 for t in range(1, len(x))])
+            return torch.cat([key_logits, warp_logits(key_feature, flows[1:], size)])
         if not batched:
             if arseg is not None:
                 return arseg.segment_gop(x, flows)
@@ -224,13 +243,31 @@ def method_gmacs_per_frame(method: str, scale: float, model_name: str, height: i
     """GOP-average GMACs per frame of a method (``arseg_tutorial.cost`` conventions).
 
     "hr": the HR network on a full frame; "lr": the LR network on the downsampled frame;
-    "arseg": (HR + (L-1) x (LR + CReFF)) / L.
+    "arseg": (HR + (L-1) x (LR + CReFF)) / L; "warp": HR / L (the warp is a bilinear gather, not
+    counted here or in AR-Seg's cost; the classifier on a P-frame's warped feature is counted).
     """
     from arseg_tutorial.cost import cost_rows
 
+    if method == "warp":
+        return _warp_gmacs_per_frame(model_name, height, width, num_classes, net_width, gop_length)
     row = cost_rows(model_name, height, width, num_classes, (scale,), gop_length, net_width,
                     creff_kernel=creff_kernel)[0]
     return {"hr": row.hr_gmacs, "lr": row.lr_gmacs, "arseg": row.gop_gmacs}[method]
+
+
+def _warp_gmacs_per_frame(model_name: str, height: int, width: int, num_classes: int,
+                          net_width: float, gop_length: int) -> float:
+    """(HR + (L-1) x classifier on the HR feature grid) / L, the cost of the "warp" reference."""
+    from arseg_tutorial.cost import count_gmacs, gmacs, gop_average
+    from arseg_tutorial.models import build_model
+
+    with torch.device("meta"):
+        hr = build_model(model_name, num_classes, width=net_width).eval()
+    frame = torch.empty(1, 3, height, width, device="meta")
+    with torch.no_grad():
+        feature = hr.forward_phase1(frame)
+    classify = count_gmacs(lambda: hr.classify(feature, (height, width)), hr)
+    return gop_average(gmacs(hr, tuple(frame.shape)), classify, gop_length)
 
 
 def measure_ms_per_frame(segment_gop: GopSegmenter, frames: np.ndarray, flows: np.ndarray,

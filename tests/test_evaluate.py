@@ -48,3 +48,55 @@ def test_per_distance_pools_one_matrix_per_distance_over_all_clips():
     assert report.mean_miou == pytest.approx(62.5)
     assert report.frames == 4 and report.gmacs_per_frame == 1.5
     assert set(report.per_class_iou) == {"a", "b"}
+
+
+def _warp_fixture():
+    import torch
+
+    from arseg_tutorial.models import build_model
+
+    torch.manual_seed(0)
+    hr = build_model("bisenet18", 11, width=0.125).eval()
+    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    return hr, frames
+
+
+def test_warp_reference_uses_only_the_keyframe_and_the_flow():
+    import torch
+
+    from arseg_tutorial.evaluate import make_segmenter
+    from arseg_tutorial.train.data import to_input
+
+    hr, frames = _warp_fixture()
+    zero = np.zeros((3, 64, 64, 2), np.float32)
+    pred = make_segmenter("warp", hr)(frames, zero)
+    np.testing.assert_array_equal(pred[0], make_segmenter("hr", hr)(frames[:1], zero[:1])[0])
+    # zero flow: every P-frame gets the keyframe's prediction, whatever its own pixels are
+    np.testing.assert_array_equal(pred[1], pred[0])
+    np.testing.assert_array_equal(pred[2], pred[0])
+    # 8 px to the right in the image = one cell of the stride-8 feature grid: backward warping
+    # reads the keyframe feature one column further right (the last column repeats)
+    shift = zero.copy()
+    shift[1:, ..., 0] = 8.0
+    with torch.no_grad():
+        feature = hr.forward_phase1(to_input(frames[:1]))
+        moved = torch.cat([feature[..., 1:], feature[..., -1:]], dim=-1)
+        expected = hr.classify(moved, (64, 64)).argmax(1)[0].numpy()
+    for batched in (False, True):
+        shifted = make_segmenter("warp", hr, batched=batched)(frames, shift)
+        np.testing.assert_array_equal(shifted[1], expected)
+        np.testing.assert_array_equal(shifted[2], expected)
+    assert (expected != pred[0]).any()
+    with pytest.raises(ValueError, match="needs hr_model"):
+        make_segmenter("warp", None)
+
+
+def test_warp_reference_cost_is_the_keyframe_plus_a_classifier_per_p_frame():
+    from arseg_tutorial.cost import gmacs
+    from arseg_tutorial.evaluate import method_gmacs_per_frame
+
+    hr, _ = _warp_fixture()
+    key = gmacs(hr, (1, 3, 64, 64))
+    classifier = hr.feature_channels * 11 * 8 * 8 / 1e9      # 1x1 conv C -> K on the 8x8 grid
+    got = method_gmacs_per_frame("warp", 1.0, "bisenet18", 64, 64, 11, 0.125, 12)
+    assert got == pytest.approx((key + 11 * classifier) / 12, rel=1e-6)

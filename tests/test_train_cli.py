@@ -36,6 +36,22 @@ def test_evaluate_uses_the_shipped_checkpoints(tmp_path):
     assert 0 < result["mean_miou"] <= 100 and len(result["per_distance"]) == 12
 
 
+def test_evaluate_warp_reference_with_the_shipped_hr(tmp_path, capsys):
+    out = tmp_path / "warp.json"
+    assert main(["evaluate", "--method", "warp", "--seed", "900000", "--clips", "1",
+                 "--json", str(out), "--no-cache", "--threads", "1"]) == 0
+    assert "warp: mean mIoU" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["method"] == "warp" and result["scale"] == 1.0
+    # d = 0 is the HR network itself on the keyframe; the others reuse it at a 12th of the cost
+    hr = tmp_path / "hr.json"
+    assert main(["evaluate", "--method", "hr", "--seed", "900000", "--clips", "1",
+                 "--json", str(hr), "--no-cache", "--threads", "1"]) == 0
+    hr_result = json.loads(hr.read_text())
+    assert result["per_distance"][0] == pytest.approx(hr_result["per_distance"][0])
+    assert result["gmacs_per_frame"] < hr_result["gmacs_per_frame"] / 10
+
+
 def test_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
