@@ -25,7 +25,8 @@ from arseg_tutorial.config import cache_dir
 METHODS = ("hr", "arseg")
 WARP_ONLY = "warp"
 """Reference player: the I-frame's HR feature warped to each P-frame with the motion vectors and
-classified by the HR classifier, with no LR branch at all (what the keyframe alone carries)."""
+classified by the HR classifier, with no LR branch at all (what the keyframe alone carries);
+``models.arseg.warp_reference_logits``, as ``evaluate --method warp``."""
 FRAME_TYPE_RGB = {"I": (0xD5, 0x5E, 0x00), "P": (0x00, 0x72, 0xB2), "B": (0x00, 0x9E, 0x73)}
 """Colour of the frame-type strip on top of the overlay video (as ``viz.codec.FRAME_TYPE_COLOURS``)."""
 
@@ -175,7 +176,7 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
     from tqdm.auto import tqdm
 
     from arseg_tutorial.codec import iter_flows_to_keyframe
-    from arseg_tutorial.models.arseg import ARSeg
+    from arseg_tutorial.models.arseg import ARSeg, warp_reference_logits
     from arseg_tutorial.train.data import to_input
 
     device = device or torch.device("cpu")
@@ -201,8 +202,7 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
     def run_warp_only(x: torch.Tensor, frame_type: str, flow: torch.Tensor) -> torch.Tensor:
         if frame_type == "I":
             return hr_model(x)
-        warped = arseg.warp_keyframe_feature(keyframe["feature"], flow, x)
-        return hr_model.classify(warped, tuple(x.shape[-2:]))
+        return warp_reference_logits(hr_model, keyframe["feature"], flow, x)
 
     stream = iter_flows_to_keyframe(video.path)
     with torch.inference_mode():

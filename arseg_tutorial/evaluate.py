@@ -177,8 +177,7 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
     Returns:
         The segmenter; it puts the networks in eval mode and runs under ``torch.inference_mode``.
     """
-    from arseg_tutorial.codec.warp import warp
-    from arseg_tutorial.models.arseg import ARSeg, downsample_frame
+    from arseg_tutorial.models.arseg import ARSeg, downsample_frame, warp_reference_logits
     from arseg_tutorial.train.data import to_input
 
     if method not in METHODS:
@@ -202,19 +201,15 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
         return lr_model.forward_phase2(lr_model.forward_phase1(downsample_frame(x, scale)),
                                        output_size=size)
 
-    def warp_logits(key_feature: torch.Tensor, flows: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        warped = warp(key_feature.expand(len(flows), -1, -1, -1), flows, "bilinear")
-        return hr_model.classify(warped, size)
-
     def run(x: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
         size = tuple(x.shape[-2:])
         if method == "warp":
             key_feature = hr_model.forward_phase1(x[:1])
             key_logits = hr_model.forward_phase2(key_feature, output_size=size)
             if not batched:
-                return torch.cat([key_logits] + [warp_logits(key_feature, flows[t:t + 1], size)
-                                                 for t in range(1, len(x))])
-            return torch.cat([key_logits, warp_logits(key_feature, flows[1:], size)])
+                return torch.cat([key_logits] + [warp_reference_logits(hr_model, key_feature, flows[t:t + 1],
+                                                                       x[t:t + 1]) for t in range(1, len(x))])
+            return torch.cat([key_logits, warp_reference_logits(hr_model, key_feature, flows[1:], x[1:])])
         if not batched:
             if arseg is not None:
                 return arseg.segment_gop(x, flows)

@@ -70,6 +70,28 @@ def _flow_tensor(flow: Tensor | np.ndarray | None, frame: Tensor) -> Tensor:
     return flow_t.expand(n, -1, -1, -1)
 
 
+def warp_reference_logits(hr_model: TwoPhaseSegmenter, keyframe_feature: Tensor,
+                          flow_to_keyframe: Tensor | np.ndarray | None, frame: Tensor) -> Tensor:
+    """The "warp" reference: the keyframe's HR feature, warped to the current frames with the
+    motion-vector flow and classified by the HR classifier (no LR branch at all).
+
+    Introduced in notebook 06 (``evaluate --method warp``) and played in notebook 07. It shows
+    what the keyframe alone carries, which AR-Seg's LR branch and CReFF should add to.
+
+    Args:
+        hr_model: the HR network.
+        keyframe_feature: (1 or N, C, h, w) HR feature of the keyframe.
+        flow_to_keyframe: backward flow to the keyframe in image pixels, one per frame (see
+            ``ARSeg.warp_keyframe_feature``); None = zero flow.
+        frame: (N, 3, H, W) the current frames (give the batch, the image size and the device).
+    Returns:
+        (N, K, H, W) logits.
+    """
+    feature = keyframe_feature.expand(len(frame), -1, -1, -1)
+    warped = warp(feature, _flow_tensor(flow_to_keyframe, frame), "bilinear")
+    return hr_model.classify(warped, tuple(frame.shape[-2:]))
+
+
 class ARSeg(nn.Module):
     """The two-branch AR-Seg model.
 
