@@ -19,17 +19,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from multiprocessing import Pool
 
-import numpy as np
 import torch
 
 from arseg_tutorial.assets import write_json_atomic
 from arseg_tutorial.config import cache_dir, get_device, get_profile, seed_everything
 from arseg_tutorial.train import recipes, trainer
 from arseg_tutorial.train.build import evaluate_networks
-from arseg_tutorial.train.data import (ClipConfig, ClipSet, _save_npz_atomic, build_clips,
-                                       clips_cache_path, load_clips, split_config)
+from arseg_tutorial.train.data import load_clips, split_config
 
 #: training crops used for the measured sizes (the laptop profile's 128x160 at 180x240)
 CROPS = {(180, 240): (128, 160), (240, 320): (176, 224), (360, 480): (256, 320)}
@@ -46,25 +43,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def _build_part(config: ClipConfig) -> ClipSet:
-    torch.set_num_threads(1)
-    return build_clips(config)
-
-
-def clips_in_parallel(config: ClipConfig, workers: int) -> ClipSet:
-    """``load_clips``, with the generation split over ``workers`` processes when not cached."""
-    if workers <= 1 or clips_cache_path(config).is_file():
-        return load_clips(config)
-    parts = [dataclasses.replace(config, first_seed=config.first_seed + i,
-                                 num_clips=min(4, config.num_clips - i))
-             for i in range(0, config.num_clips, 4)]
-    with Pool(workers) as pool:
-        built = pool.map(_build_part, parts)
-    clips = ClipSet(*[np.concatenate([getattr(b, f) for b in built]) for f in ClipSet.__dataclass_fields__])
-    _save_npz_atomic(clips_cache_path(config), dataclasses.asdict(clips))
-    return clips
-
-
 def study_size(size: tuple[int, int], args: argparse.Namespace) -> dict:
     height, width = size
     crop = CROPS.get(size, (16 * round(height * 128 / 180 / 16), 16 * round(width * 160 / 240 / 16)))
@@ -72,8 +50,8 @@ def study_size(size: tuple[int, int], args: argparse.Namespace) -> dict:
                                   width=width, crop_height=crop[0], crop_width=crop[1])
     device = get_device(args.device)
     started = time.perf_counter()
-    train_clips = clips_in_parallel(split_config(profile, "train"), args.workers)
-    test = clips_in_parallel(split_config(profile, "test"), args.workers)
+    train_clips = load_clips(split_config(profile, "train"), workers=args.workers)
+    test = load_clips(split_config(profile, "test"), workers=args.workers)
     folder = cache_dir() / "study"
     folder.mkdir(parents=True, exist_ok=True)
 

@@ -111,3 +111,14 @@ def test_to_input_normalises_channels_first():
     x = data.to_input(frames)
     assert x.shape == (2, 3, 4, 5)
     assert torch.allclose(x[0, :, 0, 0], (1 - torch.tensor(data.MEAN_RGB)) / torch.tensor(data.STD_RGB))
+
+
+def test_clips_built_in_parallel_equal_clips_built_in_one_process():
+    config = data.ClipConfig(first_seed=321, num_clips=3, height=120, width=160, gop_length=3)
+    one = data.build_clips(config)
+    two = data.build_clips(config, workers=2)
+    for field in data.ClipSet.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(two, field), getattr(one, field), err_msg=field)
+    assert not np.array_equal(one.frames[0], one.frames[1])     # the clips differ from each other
+    with pytest.raises(ValueError, match="workers"):
+        data.build_clips(config, workers=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -134,13 +134,33 @@ def encode_clip(frames: np.ndarray, gop_length: int, crf: int) -> tuple[np.ndarr
     return video.frames, flows, valid, np.asarray(video.packet_sizes, np.int64)
 
 
-def build_clips(config: ClipConfig, progress: bool = False) -> ClipSet:
-    """Generate, encode and decode the clips of ``config`` (no cache; see ``load_clips``)."""
+def build_clips(config: ClipConfig, progress: bool = False, workers: int = 1) -> ClipSet:
+    """Generate, encode and decode the clips of ``config`` (no cache; see ``load_clips``).
+
+    Args:
+        config: the clips.
+        progress: show a tqdm bar (with one worker).
+        workers: processes to split the clips over; every clip depends only on its own seed, so
+            the result is the same for any number.
+    """
     from tqdm.auto import tqdm
 
     from arseg_tutorial.scenes import generate_clip
 
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     n, length, h, w = config.num_clips, config.gop_length, config.height, config.width
+    if workers > 1 and n > 1:
+        from multiprocessing import get_context
+
+        per_part = -(-n // min(workers, n))
+        parts = [replace(config, first_seed=config.first_seed + i, num_clips=min(per_part, n - i))
+                 for i in range(0, n, per_part)]
+        with get_context("spawn").Pool(len(parts)) as pool:
+            built = pool.map(build_clips, parts)
+            pool.close()
+            pool.join()
+        return ClipSet(*[np.concatenate([getattr(b, f) for b in built]) for f in ClipSet.__dataclass_fields__])
     out = ClipSet(np.zeros((n, length, h, w, 3), np.uint8), np.zeros((n, length, h, w), np.uint8),
                   np.zeros((n, length, h, w, 2), np.float32), np.zeros((n, length, h, w), bool),
                   np.zeros((n, length), np.int64))
@@ -162,7 +182,8 @@ def clips_cache_path(config: ClipConfig) -> Path:
     return cache_dir() / "clips" / f"clips-{config.cache_key()}.npz"
 
 
-def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = False) -> ClipSet:
+def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = False,
+               workers: int = 1) -> ClipSet:
     """The clips of ``config``, from the cache when present, else built and cached.
 
     The cache file name is a hash of ``config`` (so a changed config never reads a stale file) and
@@ -172,7 +193,7 @@ def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = Fals
     if use_cache and path.is_file():
         with np.load(path) as data:
             return ClipSet(**{k: data[k] for k in ClipSet.__dataclass_fields__})
-    clips = build_clips(config, progress=progress)
+    clips = build_clips(config, progress=progress, workers=workers)
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         _save_npz_atomic(path, asdict(clips))
