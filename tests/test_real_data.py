@@ -10,9 +10,9 @@ import torch
 
 from arseg_tutorial.evaluate import evaluate_by_distance, make_segmenter
 from arseg_tutorial.scenes import CLASS_NAMES
-from arseg_tutorial.scenes.real import (CAMVID_LABEL_COLORS, encode_gops, evaluate_real,
-                                        gop_windows, iter_real_clips, load_real_clip,
-                                        read_label_image)
+from arseg_tutorial.realdata import (CAMVID_LABEL_COLORS, encode_gops, evaluate_real,
+                                     gop_windows, iter_real_clips, load_real_clip,
+                                     read_label_image)
 
 H, W = 48, 64
 SHIFT_PX = 2  # the texture moves right by 2 px per frame: frame t(x) = frame 0(x - 2 t)
