@@ -266,3 +266,25 @@ def test_evaluate_real_says_which_distances_lack_labels(tmp_path):
     clip = load_real_clip(tmp_path / "frames", tmp_path / "labels")
     with pytest.raises(ValueError, match=r"distance\(s\) \[1, 2, 3, 4, 5, 6, 7, 8, 9, 10\]"):
         evaluate_real(lambda f, g: np.zeros(f.shape[:3], np.int64), clip)
+
+
+def test_old_scenes_import_still_works_and_says_where_to_go():
+    import arseg_tutorial.realdata as realdata
+
+    with pytest.warns(FutureWarning, match="arseg_tutorial.realdata"):
+        from arseg_tutorial.scenes import load_real_clip as old
+    assert old is realdata.load_real_clip
+    with pytest.raises(ImportError):
+        from arseg_tutorial.scenes import no_such_name  # noqa: F401
+
+
+def test_real_footage_modules_import_nothing_above_them():
+    """realdata.load reads files: it must not pull in evaluation or training code."""
+    import subprocess
+    import sys
+
+    code = ("import sys, arseg_tutorial.realdata.load; "
+            "print(sorted(m for m in sys.modules if m.startswith(('arseg_tutorial.evaluate', "
+            "'arseg_tutorial.train', 'arseg_tutorial.models'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

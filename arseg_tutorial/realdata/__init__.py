@@ -5,8 +5,8 @@ Introduced in docs/real_data.md. ``load_real_clip`` / ``iter_real_clips`` read a
 consecutive frames or a video file; ``encode_gops`` and ``evaluate_real`` encode them into GOPs
 and score every keyframe distance.
 """
-from arseg_tutorial.realdata.load import (CAMVID_LABEL_COLORS, RealClip, encode_gops, evaluate_real,
-                                          gop_windows, iter_real_clips, load_real_clip,
+from arseg_tutorial.realdata.evaluate import encode_gops, evaluate_real, gop_windows
+from arseg_tutorial.realdata.load import (CAMVID_LABEL_COLORS, RealClip, iter_real_clips, load_real_clip,
                                           read_image, read_label_image)
 
 __all__ = ["RealClip", "load_real_clip", "iter_real_clips", "read_image", "read_label_image",
