@@ -5,20 +5,32 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KERNEL := arseg-tutorial
 PROFILE ?= laptop
+# Your working copy of the notebooks (git-ignored; the solutions are blanked there).
+WORK ?= work
+# Extra JupyterLab arguments, e.g. make lab ARGS="--port 9999 --no-browser"
+ARGS ?=
+# JupyterLab refuses to start as root (a container's usual user) unless told.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test book setup clean-cache
+.PHONY: lab lab-refresh test book setup clean-cache
 
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
+	@echo "Installing the locked packages into $(VENV) (about 2 minutes the first time)"
+	$(PY) -m pip install --progress-bar on -r requirements.lock
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
 	touch $(STAMP)
 
 lab: $(STAMP)
-	ARSEG_PROFILE=$(PROFILE) $(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m arseg_tutorial student-copy --source notebooks --out $(WORK)
+	JUPYTER_PREFER_ENV_PATH=1 ARSEG_PROFILE=$(PROFILE) $(VENV)/bin/jupyter lab \
+		--ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(ARGS) $(WORK)/00_welcome.ipynb
+
+lab-refresh: $(STAMP)
+	$(PY) -m arseg_tutorial student-copy --source notebooks --out $(WORK) --refresh $(if $(FORCE),--force,)
 
 test: $(STAMP)
 	ARSEG_PROFILE=ci $(PY) -m pytest

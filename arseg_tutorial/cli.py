@@ -1,7 +1,8 @@
 """The command line: ``python -m arseg_tutorial --help`` lists the commands.
 
 Each command is a function ``cmd_<name>(args) -> int`` registered in ``_build_parser``.
-Introduced in notebook 00 (``info``) and notebook 05 (``train``, ``evaluate``, ``build-assets``).
+Introduced in notebook 00 (``info``) and notebook 05 (``train``, ``evaluate``, ``build-assets``);
+``student-copy`` is what ``make lab`` runs (README, "Two commands").
 """
 from __future__ import annotations
 
@@ -137,6 +138,19 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_student_copy(args: argparse.Namespace) -> int:
+    """Write the student's working copy of the notebooks (solutions blanked), as `make lab` does."""
+    from arseg_tutorial.student import write_student_copy
+
+    if args.force and not args.refresh:
+        print("--force only applies with --refresh", file=sys.stderr)
+        return 2
+    report = write_student_copy(args.source, args.out, refresh=args.refresh, force=args.force)
+    for line in report.lines(Path(args.out)):
+        print(line)
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from arseg_tutorial.evaluate import METHODS as EVALUATE_METHODS
     from arseg_tutorial.train.data import SPLIT_SEEDS
@@ -194,6 +208,16 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", help="output folder (default: data/)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.set_defaults(func=cmd_build_assets)
+
+    copy = commands.add_parser("student-copy", help="write the notebooks with their solutions blanked "
+                               "into a working folder (make lab does this)")
+    copy.add_argument("--source", default="notebooks", help="tracked notebooks (default: notebooks)")
+    copy.add_argument("--out", default="work", help="working copy (default: work)")
+    copy.add_argument("--refresh", action="store_true",
+                      help="replace copies that exist already, unless you changed them")
+    copy.add_argument("--force", action="store_true",
+                      help="with --refresh: replace changed copies too, saving each as a .bak first")
+    copy.set_defaults(func=cmd_student_copy)
     return parser
 
 
