@@ -65,6 +65,16 @@ class Profile:
     crop_width: int = 128
     creff_kernel: int = 7
 
+    def summary(self) -> str:
+        """One readable line: the sizes a notebook uses (the full field list is ``repr``).
+
+        Introduced in notebook 00, e.g. ``profile laptop: frames 180x240 px, GOP 12, network
+        width 0.25, CReFF window 3x3 (choose with ARSEG_PROFILE=ci|laptop|paper)``.
+        """
+        return (f"profile {self.name}: frames {self.height}x{self.width} px, GOP {self.gop_length}, "
+                f"network width {self.net_width:g}, CReFF window {self.creff_kernel}x{self.creff_kernel} "
+                f"(choose with {PROFILE_ENV}={'|'.join(PROFILES)})")
+
     @property
     def frame_size(self) -> tuple[int, int]:
         """(height, width) of generated frames in pixels."""

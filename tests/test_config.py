@@ -65,3 +65,12 @@ def test_device_choice(monkeypatch):
 def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(config.CACHE_ENV, str(tmp_path / "c"))
     assert config.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
+
+
+def test_profile_summary_is_one_short_line_with_the_sizes():
+    for name in ("ci", "laptop", "paper"):
+        profile = config.get_profile(name)
+        line = profile.summary()
+        assert "\n" not in line and len(line) < 140, line
+        assert f"{profile.height}x{profile.width} px" in line and name in line
+        assert f"{profile.creff_kernel}x{profile.creff_kernel}" in line
