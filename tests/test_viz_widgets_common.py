@@ -77,12 +77,15 @@ def test_plot_clip_overview(clip):
 
 def test_clip_player_update_draws_the_requested_frame(clip):
     fig = clip_player_update(clip, t=2)
-    image_axes = [ax for ax in fig.axes if ax.images]
+    image_axes = [ax for ax in fig.axes if ax.images and ax.get_title() != "flow key"]
     assert len(image_axes) == len(CLIP_PANELS)
+    assert [ax.get_title() for ax in fig.axes][-1] == "flow key"
     np.testing.assert_array_equal(image_axes[0].images[0].get_array(), clip.frames[2])
     np.testing.assert_array_equal(image_axes[1].images[0].get_array(), colorize_labels(clip.labels[2]))
     fig = clip_player_update(clip, t=0, panels=("labels",))
-    assert len([ax for ax in fig.axes if ax.images]) == 1
+    assert len([ax for ax in fig.axes if ax.images]) == 1          # no flow panel, no flow key
+    fig = clip_player_update(clip, t=0, panels=("flow to previous",))
+    assert "no\nprevious frame" in fig.axes[0].texts[0].get_text()
 
 
 def test_clip_player_update_rejects_bad_parameters(clip):

@@ -163,9 +163,9 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         if titles is not None:
             ax.set_title(titles[index], fontsize="small")
         row, col = divmod(index, ncols)
-        ax.set_xlabel("x (px)" if row == nrows - 1 else "", fontsize="x-small")
-        ax.set_ylabel("y (px)" if col == 0 else "", fontsize="x-small")
-        ax.tick_params(labelsize="xx-small")
+        ax.set_xlabel("x (px)" if row == nrows - 1 else "", fontsize="small")
+        ax.set_ylabel("y (px)" if col == 0 else "", fontsize="small")
+        ax.tick_params(labelsize="x-small")
     if suptitle:
         fig.suptitle(suptitle)
     return fig, axes
@@ -201,7 +201,7 @@ def plot_clip_overview(clip, times: Sequence[int] | None = None, panel_size: flo
     return fig
 
 
-def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None) -> Figure:
+def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None, kernel: int = 7) -> Figure:
     """AR-Seg in one figure: one GOP, the I-frame through the HR branch, the P-frames at scale s
     through the LR branch, and CReFF fusing the keyframe features warped with motion vectors.
 
@@ -210,6 +210,7 @@ def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None) ->
     Args:
         gop_length: frames per GOP (L); lr_scale: resolution scale s of the non-keyframes.
         ax: Axes to draw into (default: a new figure).
+        kernel: CReFF's attention window (7 in the paper, ``Profile.creff_kernel`` here).
     """
     if gop_length < 2 or not 0 < lr_scale <= 1:
         raise ValueError(f"need gop_length >= 2 and 0 < lr_scale <= 1, got {gop_length}, {lr_scale}")
@@ -228,7 +229,7 @@ def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None) ->
              ((1.05, 1.75, gop_length - 1.1, 0.6), f"LR branch (own weights), input bilinearly downsampled to s = {lr_scale:g}: "
                                                     f"cost ~ s^2 = {lr_scale ** 2:.2f}"),
              ((1.05, 0.95, gop_length - 1.1, 0.5), "CReFF: HR keyframe feature warped with the codec's motion vectors "
-                                                   "(P-frame -> I-frame) + 7x7 local attention, then the shared classifier")]
+                                                   f"(P-frame -> I-frame) + {kernel}x{kernel} local attention, then the shared classifier")]
     for (x, y, w, h), text in boxes:
         ax.add_patch(plt.Rectangle((x, y), w, h, facecolor=net_colour, edgecolor="k"))
         ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8)

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb
+from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
 
 __all__ = ["build_explorer", "clip_player_update", "clip_player", "CLIP_PANELS"]
 
@@ -67,41 +67,59 @@ def clip_player_update(clip, t: int = 0, panels: Sequence[str] = CLIP_PANELS,
                        max_flow_px: float | None = None, panel_size: float = 3.2) -> Figure:
     """Core of the clip player: frame ``t`` of ``clip`` with the chosen panels side by side.
 
-    Introduced in notebook 00.
+    Introduced in notebook 00. Flow panels come with a colour key (one column more); the
+    one-step flow is small next to the flow to frame 0, so each flow panel has its own scale
+    (in its title), fixed over the clip so that colours compare between frames.
 
     Args:
         clip: an ``arseg_tutorial.scenes.Clip``.
         t: frame index, 0 <= t < T.
         panels: which of ``CLIP_PANELS`` to draw, in order.
-        max_flow_px: flow magnitude drawn fully saturated (default: largest flow to frame 0 in the clip,
-            so colours are comparable between frames).
+        max_flow_px: flow magnitude drawn fully saturated in every flow panel (default: per panel,
+            the largest magnitude of that flow in the clip).
     Returns:
-        The matplotlib Figure (one Axes per panel, in ``panels`` order).
+        The matplotlib Figure (one Axes per panel, in ``panels`` order, then the flow key if any).
     """
     T = clip.frames.shape[0]
     if not 0 <= t < T:
         raise ValueError(f"frame index t={t} is outside the clip: use 0 <= t <= {T - 1}")
     panels = _check_panels(panels)
-    scale = max_flow_px if max_flow_px is not None else max(float(np.abs(clip.flow_key).max()), 1.0)
+    scales = {name: max_flow_px if max_flow_px is not None else max(float(np.abs(flow).max()), 1.0)
+              for name, flow in (("flow to previous", clip.flow_prev), ("flow to frame 0", clip.flow_key))}
     drawings = {
         "frame": lambda: clip.frames[t],
         "labels": lambda: colorize_labels(clip.labels[t]),
-        "flow to previous": lambda: flow_to_rgb(clip.flow_prev[t], scale),
-        "flow to frame 0": lambda: flow_to_rgb(clip.flow_key[t], scale),
+        "flow to previous": lambda: flow_to_rgb(clip.flow_prev[t], scales["flow to previous"]),
+        "flow to frame 0": lambda: flow_to_rgb(clip.flow_key[t], scales["flow to frame 0"]),
     }
     height, width = clip.frames.shape[1:3]
-    fig, axes = plt.subplots(1, len(panels), squeeze=False, constrained_layout=True,
-                             figsize=(panel_size * len(panels) + 1.6, panel_size * height / width + 0.7))
+    with_key = any(name.startswith("flow") for name in panels)
+    ratios = [1.0] * len(panels) + ([0.4] if with_key else [])
+    fig, axes = plt.subplots(1, len(ratios), squeeze=False, constrained_layout=True,
+                             gridspec_kw={"width_ratios": ratios},
+                             figsize=(panel_size * sum(ratios) + 1.6, panel_size * height / width + 0.9))
     for ax, name in zip(axes[0], panels):
         ax.imshow(drawings[name]())
-        ax.set_title(f"{name}, t = {t}" + (f" (saturated at {scale:.0f} px)" if name.startswith("flow") else ""),
-                     fontsize="small")
-        ax.set_xlabel("x (px)", fontsize="x-small")
-        ax.tick_params(labelsize="xx-small")
-    axes[0, 0].set_ylabel("y (px)", fontsize="x-small")
+        title = f"{name}, t = {t}"
+        if name.startswith("flow"):
+            title += f"\n(full colour at {scales[name]:.0f} px)"
+        if name == "flow to previous" and t == 0:
+            ax.text(width / 2, height / 2, "frame 0 has no\nprevious frame", ha="center", va="center")
+        ax.set_title(title, fontsize="small")
+        ax.set_xlabel("x (px)", fontsize="small")
+        ax.tick_params(labelsize="x-small")
+    axes[0, 0].set_ylabel("y (px)", fontsize="small")
+    if with_key:
+        key = axes[0, -1]
+        flow_wheel(key, 1.0)
+        key.set_title("flow key", fontsize="small")
+        key.set_xlabel("dx / full colour", fontsize="x-small")
+        key.set_ylabel("dy / full colour", fontsize="x-small")
     if "labels" in panels:
         add_class_legend(axes[0, -1], fontsize="x-small")
-    fig.suptitle(f"clip player: seed {clip.seed}, frame {t} of {T - 1}", fontsize="medium")
+    fig.suptitle(f"clip player: seed {clip.seed}, frame {t} of {T - 1} (white = no motion, "
+                 f"hue = direction, saturation = distance)" if with_key else
+                 f"clip player: seed {clip.seed}, frame {t} of {T - 1}", fontsize="medium")
     return fig
 
 
