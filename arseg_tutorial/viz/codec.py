@@ -192,3 +192,32 @@ def plot_error_vs_distance(distances: Sequence[int], curves: Mapping[str, Sequen
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig
+
+
+def plot_prediction_residual(previous: np.ndarray, prediction: np.ndarray, current: np.ndarray,
+                             title: str, max_error: float = 40.0) -> Figure:
+    """What a P-frame codes: the previous frame, its motion-compensated prediction of the
+    current frame, the current frame, and the residual |current - prediction|.
+
+    Introduced in notebook 01.
+
+    Args:
+        previous, prediction, current: (H, W, 3) uint8 frames.
+        max_error: residual (mean over RGB, grey levels) drawn at full colour.
+    """
+    residual = np.abs(current.astype(np.int16) - prediction.astype(np.int16)).mean(axis=-1)
+    difference = np.abs(current.astype(np.int16) - previous.astype(np.int16)).mean(axis=-1)
+    height, width = current.shape[:2]
+    fig, axes = plt.subplots(1, 5, figsize=(16, 16 / 5 * height / width + 0.9), constrained_layout=True)
+    panels = [(previous, "previous frame t-1"), (prediction, "prediction: t-1 moved\nalong frame t's vectors"),
+              (current, "frame t"), (difference, f"|frame t - frame t-1|\nmean {difference.mean():.1f}"),
+              (residual, f"residual |frame t - prediction|\nmean {residual.mean():.1f}")]
+    for ax, (image, name) in zip(axes, panels):
+        shown = ax.imshow(image, cmap="magma", vmin=0, vmax=max_error) if image.ndim == 2 else ax.imshow(image)
+        ax.set_title(name, fontsize="small")
+        ax.set_xlabel("x (px)", fontsize="small")
+        ax.tick_params(labelsize="x-small")
+    axes[0].set_ylabel("y (px)", fontsize="small")
+    fig.colorbar(shown, ax=axes[3:], shrink=0.8, label="grey levels (mean over R, G, B)")
+    fig.suptitle(title)
+    return fig
