@@ -89,13 +89,22 @@ def test_each_check_fails_on_blank_and_wrong_answers_and_passes_on_the_solution(
     client = NotebookClient(notebook, km=km, timeout=600, allow_errors=False,
                             resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     tried = 0
+    try:
+        _try_every_cell(client, notebook, path)
+        tried = sum(1 for cell in notebook.cells if cell.cell_type == "code" and solution_regions(cell.source))
+    finally:
+        if km.has_kernel:                    # the client does not own a kernel manager passed in
+            km.shutdown_kernel(now=True)
+    assert tried, f"{path.name}: no exercise was tried"
+
+
+def _try_every_cell(client: NotebookClient, notebook, path: Path) -> None:
     with client.setup_kernel():
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
                 continue
             source = cell.source
             if solution_regions(source):
-                tried += 1
                 assert _run(client, cell, index, replace_solution(source)) == "NotImplementedError", (
                     f"{path.name} cell {index}: the blank must stop the check")
                 for wrong in cell.metadata["arseg"]["wrong_answers"]:
@@ -104,4 +113,3 @@ def test_each_check_fails_on_blank_and_wrong_answers_and_passes_on_the_solution(
             assert _run(client, cell, index, source) is None, f"{path.name} cell {index} failed:\n{source}"
             stray = [text for text in _results(cell) if STRAY.search(text)]
             assert not stray, f"{path.name} cell {index} shows a stray object repr (end the line with ';'): {stray}"
-    assert tried, f"{path.name}: no exercise was tried"
