@@ -1,0 +1,181 @@
+"""Streaming players, decode -> label map, timed stage by stage: per-frame HR and AR-Seg.
+
+Introduced in notebook 07 (and run by ``python -m arseg_tutorial bench-player``). A player reads
+one frame at a time from its own decoder and keeps only what the next frame needs (AR-Seg: the
+GOP's HR keyframe feature and the flow chained to it), so its memory does not grow with the
+video. Every stage is computed once per frame and timed on the wall clock:
+
+``decode`` (frame to RGB; AR-Seg's decoder also exports the motion vectors), ``flow`` (motion
+vectors to the flow the feature warp needs, chained to the I-frame), ``input`` (uint8 frame to
+the normalised tensor), ``hr_net`` (HR network to its feature), ``lr_net`` (downsampling and the
+LR network), ``warp`` (keyframe feature warped to the frame), ``creff`` (fusion), ``classify``
+(1x1 classifier and upsampling to the frame size) and ``labels`` (logits to a uint8 label map).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from arseg_tutorial.codec.chain import compose
+from arseg_tutorial.codec.decode import DecodedFrame, VideoSource, iter_video
+from arseg_tutorial.codec.grid_chain import GridChain
+from arseg_tutorial.codec.motion import motion_vectors_to_flow
+from arseg_tutorial.codec.warp import warp
+from arseg_tutorial.models.arseg import downsample_frame
+from arseg_tutorial.train.data import to_input
+
+STAGES = ("decode", "flow", "input", "hr_net", "lr_net", "warp", "creff", "classify", "labels")
+
+
+@dataclass
+class StageTimes:
+    """Wall-clock milliseconds spent in each stage, summed over the frames played."""
+
+    ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    frames: int = 0
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the time spent in the ``with`` block to stage ``name``."""
+        start = time.perf_counter()
+        yield
+        self.ms[name] += 1000.0 * (time.perf_counter() - start)
+
+    def total_ms(self) -> float:
+        """Milliseconds over all stages and frames."""
+        return sum(self.ms.values())
+
+    def per_frame(self) -> dict[str, float]:
+        """Stage -> ms per frame."""
+        return {name: value / max(self.frames, 1) for name, value in self.ms.items()}
+
+
+def labels_of(logits: Tensor) -> np.ndarray:
+    """(1, K, H, W) logits -> (H, W) uint8 labels: the first class of largest logit."""
+    return logits.argmax(1)[0].to(torch.uint8).numpy()
+
+
+class HRPlayer:
+    """The HR network on every frame of a video.
+
+    Introduced in notebook 07.
+
+    Args:
+        source: an H.264 (or any) video: path, bytes or binary file.
+        hr_model: the HR network, in eval mode.
+    """
+
+    def __init__(self, source: VideoSource, hr_model: nn.Module):
+        self.frames = iter_video(source, motion_vectors=False)
+        self.hr_model = hr_model
+        self.times = StageTimes()
+
+    def step(self) -> tuple[DecodedFrame, np.ndarray] | None:
+        """Decode and segment the next frame: (frame, (H, W) uint8 labels), or None at the end."""
+        times = self.times
+        with times.stage("decode"):
+            frame = next(self.frames, None)
+        if frame is None:
+            return None
+        with times.stage("input"):
+            x = to_input(frame.image)[None]
+        with times.stage("hr_net"):
+            feature = self.hr_model.forward_phase1(x)
+        with times.stage("classify"):
+            logits = self.hr_model.classify(feature, x.shape[-2:])
+        with times.stage("labels"):
+            labels = labels_of(logits)
+        times.frames += 1
+        return frame, labels
+
+
+class ARSegPlayer:
+    """AR-Seg on a video: HR on I-frames, LR branch + CReFF at scale s on P-frames.
+
+    Introduced in notebook 07.
+
+    Args:
+        source: an H.264 video with P-frames only (``encode_video(..., bframes=0)``).
+        arseg: an ``models.ARSeg`` in eval mode (its LR network with CReFF).
+        warp_only: on P-frames, classify the warped keyframe feature with the HR classifier and
+            skip the LR branch (the "warp" reference, ``models.arseg.warp_reference_logits``).
+        chain: "grid" chains the motion vectors at the feature grid only (``codec.grid_chain``,
+            the flow the feature warp samples); "pixel" chains the per-pixel flow of notebook 02
+            (``codec.chain.compose``) and lets the warp resize it (the slower reference path).
+    """
+
+    def __init__(self, source: VideoSource, arseg: nn.Module, warp_only: bool = False,
+                 chain: str = "pixel"):
+        if chain not in ("grid", "pixel"):
+            raise ValueError(f"chain must be 'grid' or 'pixel', got {chain!r}")
+        self.frames = iter_video(source, motion_vectors=True)
+        self.arseg = arseg
+        self.warp_only = warp_only
+        self.chain_mode = chain
+        self.times = StageTimes()
+        self.keyframe_feature: Tensor | None = None
+        self.chain: GridChain | tuple[np.ndarray, np.ndarray] | None = None
+
+    def _flow(self, frame: DecodedFrame, grid: tuple[int, int]) -> Tensor:
+        """The frame's backward flow to its keyframe: (1, 2, h, w) feature pixels ("grid") or
+        (1, 2, H, W) image pixels ("pixel")."""
+        height, width = frame.image.shape[:2]
+        if self.chain_mode == "pixel":
+            if frame.frame_type == "I":
+                self.chain = (np.zeros((height, width, 2), np.float32), np.ones((height, width), bool))
+            elif frame.frame_type == "P":
+                self.chain = compose(*motion_vectors_to_flow(frame.motion_vectors, height, width),
+                                     *self.chain)
+            else:
+                raise ValueError(f"the player follows I- and P-frames only, got a "
+                                 f"{frame.frame_type!r}-frame; re-encode with encode_video(..., bframes=0)")
+            return torch.from_numpy(self.chain[0]).permute(2, 0, 1)[None]
+        if self.chain is None or self.chain.chain.shape[:2] != grid:
+            self.chain = GridChain(height, width, *grid)
+        self.chain.step(frame.frame_type, frame.motion_vectors)
+        return torch.from_numpy(self.chain.feature_flow()).permute(2, 0, 1)[None]
+
+    def step(self) -> tuple[DecodedFrame, np.ndarray] | None:
+        """Decode and segment the next frame: (frame, (H, W) uint8 labels), or None at the end."""
+        times, arseg = self.times, self.arseg
+        with times.stage("decode"):
+            frame = next(self.frames, None)
+        if frame is None:
+            return None
+        with times.stage("input"):
+            x = to_input(frame.image)[None]
+        size = tuple(x.shape[-2:])
+        if frame.frame_type == "I":
+            with times.stage("hr_net"):
+                self.keyframe_feature = arseg.hr_model.forward_phase1(x)
+            with times.stage("flow"):
+                self._flow(frame, tuple(self.keyframe_feature.shape[-2:]))
+            with times.stage("classify"):
+                logits = arseg.hr_model.classify(self.keyframe_feature, size)
+        else:
+            if self.keyframe_feature is None:
+                raise ValueError("the video does not start with an I-frame: AR-Seg needs a keyframe first")
+            with times.stage("flow"):
+                flow = self._flow(frame, tuple(self.keyframe_feature.shape[-2:]))
+            with times.stage("warp"):
+                reference = warp(self.keyframe_feature, flow, "bilinear")
+            if self.warp_only:
+                with times.stage("classify"):
+                    logits = arseg.hr_model.classify(reference, size)
+            else:
+                with times.stage("lr_net"):
+                    lr_feature = arseg.lr_model.forward_phase1(downsample_frame(x, arseg.lr_scale))
+                with times.stage("creff"):
+                    fused = arseg.lr_model.fuse(lr_feature, reference)
+                with times.stage("classify"):
+                    logits = arseg.lr_model.classify(fused, size)
+        with times.stage("labels"):
+            labels = labels_of(logits)
+        times.frames += 1
+        return frame, labels
