@@ -1,0 +1,56 @@
+"""The streaming players: each faster path against the path it replaces (nothing here is timed)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from arseg_tutorial.endtoend import make_test_video
+from arseg_tutorial.models import ARSeg, build_model
+from arseg_tutorial.player import ARSegPlayer, HRPlayer, labels_of
+from arseg_tutorial.scenes import NUM_CLASSES
+from arseg_tutorial.train.data import to_input
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+GOP = 6
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return make_test_video(970_003, num_gops=2, height=120, width=160, gop_length=GOP,
+                           path=tmp_path_factory.mktemp("video") / "player.mp4")
+
+
+@pytest.fixture(scope="module")
+def arseg():
+    torch.manual_seed(0)
+    hr = build_model("bisenet18", NUM_CLASSES, width=0.125).eval()
+    lr = build_model("bisenet18", NUM_CLASSES, width=0.125).eval()
+    return ARSeg(hr, lr, 0.5, creff_kernel=3).eval()
+
+
+def play(player) -> list[np.ndarray]:
+    out = []
+    with torch.inference_mode():
+        while (step := player.step()) is not None:
+            out.append(step[1])
+    return out
+
+
+def test_labels_of_equals_argmax_ties_included():
+    g = torch.Generator().manual_seed(0)
+    for logits in (torch.randn(1, 11, 17, 23, generator=g),
+                   torch.randint(0, 3, (1, 11, 17, 23), generator=g).float()):   # many ties
+        np.testing.assert_array_equal(labels_of(logits), logits.argmax(1)[0].numpy())
+
+
+def test_hr_player_is_the_hr_network_on_every_frame(video, arseg):
+    from arseg_tutorial.codec import read_video
+
+    labels = play(HRPlayer(video.path, arseg.hr_model))
+    frames = read_video(video.path, motion_vectors=False).frames
+    assert len(labels) == len(frames) == 2 * GOP
+    with torch.inference_mode():
+        for t in (0, 3, 7):
+            expected = arseg.hr_model(to_input(frames[t])[None]).argmax(1)[0].numpy()
+            np.testing.assert_array_equal(labels[t], expected)
