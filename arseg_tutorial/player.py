@@ -115,7 +115,7 @@ class ARSegPlayer:
     """
 
     def __init__(self, source: VideoSource, arseg: nn.Module, warp_only: bool = False,
-                 chain: str = "pixel"):
+                 chain: str = "grid"):
         if chain not in ("grid", "pixel"):
             raise ValueError(f"chain must be 'grid' or 'pixel', got {chain!r}")
         self.frames = iter_video(source, motion_vectors=True)

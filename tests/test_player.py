@@ -54,3 +54,24 @@ def test_hr_player_is_the_hr_network_on_every_frame(video, arseg):
         for t in (0, 3, 7):
             expected = arseg.hr_model(to_input(frames[t])[None]).argmax(1)[0].numpy()
             np.testing.assert_array_equal(labels[t], expected)
+
+
+def test_arseg_player_matches_the_model_on_the_per_pixel_path(video, arseg):
+    from arseg_tutorial.codec import flow_to_keyframe, read_video
+
+    labels = play(ARSegPlayer(video.path, arseg, chain="pixel"))
+    decoded = read_video(video.path)
+    with torch.inference_mode():
+        key = arseg.keyframe(to_input(decoded.frames[GOP])[None])
+        np.testing.assert_array_equal(labels[GOP], key.logits.argmax(1)[0].numpy())
+        flow, _ = flow_to_keyframe(decoded, GOP + 4)
+        logits = arseg.nonkeyframe(to_input(decoded.frames[GOP + 4])[None], key.feature, flow).logits
+    np.testing.assert_array_equal(labels[GOP + 4], logits.argmax(1)[0].numpy())
+
+
+def test_grid_chain_player_agrees_with_the_per_pixel_player(video, arseg):
+    grid = np.stack(play(ARSegPlayer(video.path, arseg)))
+    pixel = np.stack(play(ARSegPlayer(video.path, arseg, chain="pixel")))
+    np.testing.assert_array_equal(grid[[0, 1, GOP, GOP + 1]], pixel[[0, 1, GOP, GOP + 1]])
+    agreement = (grid == pixel).mean(axis=(1, 2))
+    assert agreement.min() >= 0.97, agreement
