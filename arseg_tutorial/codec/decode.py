@@ -167,6 +167,13 @@ def _motion_vectors(frame: av.VideoFrame) -> np.ndarray:
     return np.asarray(side.to_ndarray()).astype(MOTION_VECTOR_DTYPE, copy=False)
 
 
+def _rgb(frame: av.VideoFrame) -> np.ndarray:
+    """(H, W, 3) uint8 RGB. swscale on one thread: the same pixels as its automatic threads, and
+    3x less wall time per small frame (thread start-up dominates; measured 3.4 vs 1.0 ms at
+    180x240 on 2 busy CPUs)."""
+    return frame.to_ndarray(format="rgb24", threads=1)
+
+
 def _no_motion_vectors_message(codec: str) -> str:
     return (f"this video is {codec.upper()}: FFmpeg exports motion vectors only for H.264 here "
             f"(not for HEVC, VP9 or AV1); {REENCODE_HINT}")
@@ -215,7 +222,7 @@ def iter_video(source: VideoSource, *, motion_vectors: bool = True,
                 for frame in packet.decode():
                     size, order = packets.pop(frame.pts, (0, -1))
                     yield DecodedFrame(
-                        index=index, image=frame.to_ndarray(format="rgb24") if rgb else None,
+                        index=index, image=_rgb(frame) if rgb else None,
                         frame_type=_frame_type(frame), packet_size=size, decode_index=order,
                         motion_vectors=_motion_vectors(frame) if motion_vectors
                         else np.zeros(0, MOTION_VECTOR_DTYPE),
