@@ -138,23 +138,22 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
 
 
 def _player_networks(profile_name: str, random_weights: bool):
-    """(HR network, ARSeg) for bench-player: the shipped checkpoints, or random weights shaped by
-    the profile (width, CReFF window, 11 classes)."""
+    """(HR network, ARSeg) for bench-player (``player.inference_networks``): the shipped
+    checkpoints, or random weights shaped by the profile (width, CReFF window, 11 classes)."""
     from arseg_tutorial import assets
     from arseg_tutorial.config import get_profile
-    from arseg_tutorial.models import ARSeg, build_model
+    from arseg_tutorial.models import build_model
+    from arseg_tutorial.player import inference_networks
     from arseg_tutorial.scenes import NUM_CLASSES
 
     if random_weights:
         profile = get_profile(profile_name)
-        hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width).eval()
-        lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width).eval()
-        return hr, ARSeg(hr, lr, 0.5, creff_kernel=profile.creff_kernel).eval()
-    hr, lr = assets.load_method("arseg", 0.5)
-    trained_classifier = {k: v.clone() for k, v in lr.classifier.state_dict().items()}
-    arseg = ARSeg(hr, lr, 0.5).eval()
-    lr.classifier.load_state_dict(trained_classifier)  # ARSeg copied HR's: keep the trained one
-    return hr, arseg
+        hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
+        lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
+        lr.add_creff(profile.creff_kernel)
+    else:
+        hr, lr = assets.load_method("arseg", 0.5)
+    return inference_networks(hr.eval(), lr.eval(), 0.5)
 
 
 def cmd_bench_player(args: argparse.Namespace) -> int:

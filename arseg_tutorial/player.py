@@ -27,7 +27,8 @@ from arseg_tutorial.codec.decode import DecodedFrame, VideoSource, iter_video
 from arseg_tutorial.codec.grid_chain import GridChain
 from arseg_tutorial.codec.motion import motion_vectors_to_flow
 from arseg_tutorial.codec.warp import warp
-from arseg_tutorial.models.arseg import downsample_frame
+from arseg_tutorial.models.arseg import ARSeg, downsample_frame
+from arseg_tutorial.models.fold import fold_batchnorm
 from arseg_tutorial.train.data import to_input
 
 STAGES = ("decode", "flow", "input", "hr_net", "lr_net", "warp", "creff", "classify", "labels")
@@ -57,15 +58,75 @@ class StageTimes:
 
 
 def labels_of(logits: Tensor) -> np.ndarray:
-    """(1, K, H, W) logits -> (H, W) uint8 labels: the first class of largest logit.
+    """(N, K, H, W) logits -> (N, H, W) uint8 labels: the first class of largest logit.
 
     ``max(1).indices`` gives the labels of ``argmax(1)`` (ties included; a test checks), and is
     ~10x faster on this CPU build.
     """
-    return logits.max(1).indices[0].to(torch.uint8).numpy()
+    return logits.max(1).indices.to(torch.uint8).numpy()
 
 
-class HRPlayer:
+def inference_networks(hr_model: nn.Module, lr_model: nn.Module,
+                       lr_scale: float) -> tuple[nn.Module, ARSeg]:
+    """(HR network, ARSeg) for the players: BatchNorm folded into the convolutions of both
+    (``models.fold``; same logits to float rounding, fewer ops per frame), the LR network's own
+    trained classifier kept (``ARSeg`` would copy HR's). The networks passed in are not changed.
+    """
+    hr, lr = fold_batchnorm(hr_model), fold_batchnorm(lr_model)
+    trained_classifier = {k: v.clone() for k, v in lr.classifier.state_dict().items()}
+    arseg = ARSeg(hr, lr, lr_scale).eval()
+    lr.classifier.load_state_dict(trained_classifier)
+    return hr, arseg
+
+
+class _Player:
+    """Shared by both players: frames are read and segmented a group at a time, one frame per
+    group, or one GOP per group with ``batch_gop`` (a GOP's frames in one batch through each
+    network: fewer ops per frame, one GOP of latency), and handed out one by one by ``step``."""
+
+    def __init__(self, frames: Iterator[DecodedFrame], batch_gop: bool):
+        self.frames = frames
+        self.batch_gop = batch_gop
+        self.times = StageTimes()
+        self._pending: DecodedFrame | None = None
+        self._ready: list[tuple[DecodedFrame, np.ndarray]] = []
+
+    def _read_group(self) -> list[DecodedFrame]:
+        """The next frame, or with ``batch_gop`` the frames up to the next I-frame."""
+        group = [self._pending] if self._pending is not None else []
+        self._pending = None
+        while not group or self.batch_gop:
+            frame = next(self.frames, None)
+            if frame is None:
+                break
+            if group and frame.frame_type == "I":
+                self._pending = frame
+                break
+            group.append(frame)
+        return group
+
+    def _segment(self, group: list[DecodedFrame], x: Tensor) -> Tensor:
+        """(T, K, H, W) logits of the group's frames, given their (T, 3, H, W) input."""
+        raise NotImplementedError
+
+    def step(self) -> tuple[DecodedFrame, np.ndarray] | None:
+        """The next frame and its (H, W) uint8 label map, or None at the end of the video."""
+        if not self._ready:
+            with self.times.stage("decode"):
+                group = self._read_group()
+            if not group:
+                return None
+            with self.times.stage("input"):
+                x = to_input(np.stack([frame.image for frame in group]))
+            logits = self._segment(group, x)
+            with self.times.stage("labels"):
+                labels = labels_of(logits)
+            self._ready = list(zip(group, labels))[::-1]
+            self.times.frames += len(group)
+        return self._ready.pop()
+
+
+class HRPlayer(_Player):
     """The HR network on every frame of a video.
 
     Introduced in notebook 07.
@@ -73,33 +134,21 @@ class HRPlayer:
     Args:
         source: an H.264 (or any) video: path, bytes or binary file.
         hr_model: the HR network, in eval mode.
+        batch_gop: segment a GOP's frames in one batch (see ``_Player``).
     """
 
-    def __init__(self, source: VideoSource, hr_model: nn.Module):
-        self.frames = iter_video(source, motion_vectors=False)
+    def __init__(self, source: VideoSource, hr_model: nn.Module, batch_gop: bool = False):
+        super().__init__(iter_video(source, motion_vectors=False), batch_gop)
         self.hr_model = hr_model
-        self.times = StageTimes()
 
-    def step(self) -> tuple[DecodedFrame, np.ndarray] | None:
-        """Decode and segment the next frame: (frame, (H, W) uint8 labels), or None at the end."""
-        times = self.times
-        with times.stage("decode"):
-            frame = next(self.frames, None)
-        if frame is None:
-            return None
-        with times.stage("input"):
-            x = to_input(frame.image)[None]
-        with times.stage("hr_net"):
+    def _segment(self, group: list[DecodedFrame], x: Tensor) -> Tensor:
+        with self.times.stage("hr_net"):
             feature = self.hr_model.forward_phase1(x)
-        with times.stage("classify"):
-            logits = self.hr_model.classify(feature, x.shape[-2:])
-        with times.stage("labels"):
-            labels = labels_of(logits)
-        times.frames += 1
-        return frame, labels
+        with self.times.stage("classify"):
+            return self.hr_model.classify(feature, x.shape[-2:])
 
 
-class ARSegPlayer:
+class ARSegPlayer(_Player):
     """AR-Seg on a video: HR on I-frames, LR branch + CReFF at scale s on P-frames.
 
     Introduced in notebook 07.
@@ -112,74 +161,67 @@ class ARSegPlayer:
         chain: "grid" chains the motion vectors at the feature grid only (``codec.grid_chain``,
             the flow the feature warp samples); "pixel" chains the per-pixel flow of notebook 02
             (``codec.chain.compose``) and lets the warp resize it (the slower reference path).
+        batch_gop: segment a GOP's P-frames in one batch (see ``_Player``).
     """
 
     def __init__(self, source: VideoSource, arseg: nn.Module, warp_only: bool = False,
-                 chain: str = "grid"):
+                 chain: str = "grid", batch_gop: bool = False):
         if chain not in ("grid", "pixel"):
             raise ValueError(f"chain must be 'grid' or 'pixel', got {chain!r}")
-        self.frames = iter_video(source, motion_vectors=True)
+        super().__init__(iter_video(source, motion_vectors=True), batch_gop)
         self.arseg = arseg
         self.warp_only = warp_only
         self.chain_mode = chain
-        self.times = StageTimes()
         self.keyframe_feature: Tensor | None = None
         self.chain: GridChain | tuple[np.ndarray, np.ndarray] | None = None
 
     def _flow(self, frame: DecodedFrame, grid: tuple[int, int]) -> Tensor:
-        """The frame's backward flow to its keyframe: (1, 2, h, w) feature pixels ("grid") or
-        (1, 2, H, W) image pixels ("pixel")."""
+        """The frame's backward flow to its keyframe: (2, h, w) feature pixels ("grid") or
+        (2, H, W) image pixels ("pixel")."""
         height, width = frame.image.shape[:2]
+        if frame.frame_type not in ("I", "P"):
+            raise ValueError(f"the player follows I- and P-frames only, got a {frame.frame_type!r}-frame; "
+                             f"re-encode the video with encode_video(..., bframes=0)")
         if self.chain_mode == "pixel":
             if frame.frame_type == "I":
                 self.chain = (np.zeros((height, width, 2), np.float32), np.ones((height, width), bool))
-            elif frame.frame_type == "P":
+            else:
                 self.chain = compose(*motion_vectors_to_flow(frame.motion_vectors, height, width),
                                      *self.chain)
-            else:
-                raise ValueError(f"the player follows I- and P-frames only, got a "
-                                 f"{frame.frame_type!r}-frame; re-encode with encode_video(..., bframes=0)")
-            return torch.from_numpy(self.chain[0]).permute(2, 0, 1)[None]
+            return torch.from_numpy(self.chain[0]).permute(2, 0, 1)
         if self.chain is None or self.chain.chain.shape[:2] != grid:
             self.chain = GridChain(height, width, *grid)
         self.chain.step(frame.frame_type, frame.motion_vectors)
-        return torch.from_numpy(self.chain.feature_flow()).permute(2, 0, 1)[None]
+        return torch.from_numpy(self.chain.feature_flow()).permute(2, 0, 1)
 
-    def step(self) -> tuple[DecodedFrame, np.ndarray] | None:
-        """Decode and segment the next frame: (frame, (H, W) uint8 labels), or None at the end."""
+    def _segment(self, group: list[DecodedFrame], x: Tensor) -> Tensor:
         times, arseg = self.times, self.arseg
-        with times.stage("decode"):
-            frame = next(self.frames, None)
-        if frame is None:
-            return None
-        with times.stage("input"):
-            x = to_input(frame.image)[None]
         size = tuple(x.shape[-2:])
-        if frame.frame_type == "I":
+        logits = []
+        if group[0].frame_type == "I":
             with times.stage("hr_net"):
-                self.keyframe_feature = arseg.hr_model.forward_phase1(x)
+                self.keyframe_feature = arseg.hr_model.forward_phase1(x[:1])
             with times.stage("flow"):
-                self._flow(frame, tuple(self.keyframe_feature.shape[-2:]))
+                self._flow(group[0], tuple(self.keyframe_feature.shape[-2:]))
             with times.stage("classify"):
-                logits = arseg.hr_model.classify(self.keyframe_feature, size)
-        else:
+                logits.append(arseg.hr_model.classify(self.keyframe_feature, size))
+            group, x = group[1:], x[1:]
+        if group:
             if self.keyframe_feature is None:
                 raise ValueError("the video does not start with an I-frame: AR-Seg needs a keyframe first")
             with times.stage("flow"):
-                flow = self._flow(frame, tuple(self.keyframe_feature.shape[-2:]))
+                grid = tuple(self.keyframe_feature.shape[-2:])
+                flows = torch.stack([self._flow(frame, grid) for frame in group])
             with times.stage("warp"):
-                reference = warp(self.keyframe_feature, flow, "bilinear")
+                reference = warp(self.keyframe_feature.expand(len(group), -1, -1, -1), flows, "bilinear")
             if self.warp_only:
                 with times.stage("classify"):
-                    logits = arseg.hr_model.classify(reference, size)
+                    logits.append(arseg.hr_model.classify(reference, size))
             else:
                 with times.stage("lr_net"):
                     lr_feature = arseg.lr_model.forward_phase1(downsample_frame(x, arseg.lr_scale))
                 with times.stage("creff"):
                     fused = arseg.lr_model.fuse(lr_feature, reference)
                 with times.stage("classify"):
-                    logits = arseg.lr_model.classify(fused, size)
-        with times.stage("labels"):
-            labels = labels_of(logits)
-        times.frames += 1
-        return frame, labels
+                    logits.append(arseg.lr_model.classify(fused, size))
+        return torch.cat(logits) if len(logits) > 1 else logits[0]

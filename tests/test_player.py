@@ -41,7 +41,7 @@ def test_labels_of_equals_argmax_ties_included():
     g = torch.Generator().manual_seed(0)
     for logits in (torch.randn(1, 11, 17, 23, generator=g),
                    torch.randint(0, 3, (1, 11, 17, 23), generator=g).float()):   # many ties
-        np.testing.assert_array_equal(labels_of(logits), logits.argmax(1)[0].numpy())
+        np.testing.assert_array_equal(labels_of(logits), logits.argmax(1).numpy())
 
 
 def test_hr_player_is_the_hr_network_on_every_frame(video, arseg):
@@ -75,3 +75,26 @@ def test_grid_chain_player_agrees_with_the_per_pixel_player(video, arseg):
     np.testing.assert_array_equal(grid[[0, 1, GOP, GOP + 1]], pixel[[0, 1, GOP, GOP + 1]])
     agreement = (grid == pixel).mean(axis=(1, 2))
     assert agreement.min() >= 0.97, agreement
+
+
+@pytest.mark.parametrize("warp_only", [False, True])
+def test_a_gop_in_one_batch_gives_the_per_frame_labels(video, arseg, warp_only):
+    """Batched convolutions may round differently: labels agree on >= 99.9 % of the pixels."""
+    one = np.stack(play(ARSegPlayer(video.path, arseg, warp_only=warp_only)))
+    gop = np.stack(play(ARSegPlayer(video.path, arseg, warp_only=warp_only, batch_gop=True)))
+    assert gop.shape == one.shape == (2 * GOP, 120, 160)
+    assert (gop == one).mean() >= 0.999
+    hr_one = np.stack(play(HRPlayer(video.path, arseg.hr_model)))
+    hr_gop = np.stack(play(HRPlayer(video.path, arseg.hr_model, batch_gop=True)))
+    assert (hr_one == hr_gop).mean() >= 0.999
+    np.testing.assert_array_equal(gop[[0, GOP]], hr_gop[[0, GOP]])
+
+
+def test_players_keep_at_most_one_gop(video, arseg):
+    player = ARSegPlayer(video.path, arseg, batch_gop=True)
+    with torch.inference_mode():
+        player.step()
+        assert len(player._ready) == GOP - 1 and player._pending.frame_type == "I"
+        for _ in range(GOP):
+            player.step()
+        assert len(player._ready) == GOP - 1 and player._pending is None
