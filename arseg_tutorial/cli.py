@@ -171,7 +171,8 @@ def cmd_bench_player(args: argparse.Namespace) -> int:
                          f"{assets.load_manifest()['profile']!r} ones); add --random-weights to time "
                          f"{profile!r}-sized networks with random weights")
     hr, arseg = _player_networks(profile, args.random_weights)
-    result = bench_player(args.video, hr, arseg, passes=args.passes, max_frames=args.frames)
+    result = bench_player(args.video, hr, arseg, passes=args.passes, max_frames=args.frames,
+                          batch_gop=args.batch_gop)
     result.update(video=str(args.video), profile=profile, random_weights=bool(args.random_weights),
                   lr_scale=0.5)
     print(f"{args.video}: {profile} networks ({'random weights' if args.random_weights else 'shipped'}), "
@@ -250,6 +251,8 @@ def _build_parser() -> argparse.ArgumentParser:
     player.add_argument("--threads", type=int, help="torch CPU threads (default 1)")
     player.add_argument("--passes", type=int, default=3, help="timed passes (medians)")
     player.add_argument("--frames", type=int, help="play only the first frames")
+    player.add_argument("--batch-gop", action="store_true", help="both players run a GOP's frames "
+                        "as one batch (faster for small networks; latency: one GOP)")
     player.add_argument("--json", help="write the results here")
     player.set_defaults(func=cmd_bench_player)
     return parser
