@@ -36,21 +36,25 @@ STAGES = ("decode", "flow", "input", "hr_net", "lr_net", "warp", "creff", "class
 
 @dataclass
 class StageTimes:
-    """Wall-clock milliseconds spent in each stage, summed over the frames played."""
+    """Milliseconds spent in each stage, summed over the frames played: wall clock (``ms``) and
+    this process's CPU time (``cpu_ms``; on one thread, what the wall clock would read on an idle
+    machine)."""
 
     ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    cpu_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     frames: int = 0
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Add the time spent in the ``with`` block to stage ``name``."""
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         yield
         self.ms[name] += 1000.0 * (time.perf_counter() - start)
+        self.cpu_ms[name] += 1000.0 * (time.process_time() - start_cpu)
 
-    def total_ms(self) -> float:
-        """Milliseconds over all stages and frames."""
-        return sum(self.ms.values())
+    def total_ms(self, cpu: bool = False) -> float:
+        """Milliseconds over all stages and frames (wall clock, or CPU time)."""
+        return sum((self.cpu_ms if cpu else self.ms).values())
 
     def per_frame(self) -> dict[str, float]:
         """Stage -> ms per frame."""

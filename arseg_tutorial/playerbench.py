@@ -45,6 +45,8 @@ def bench_player(video: str | Path, hr_model: nn.Module, arseg: nn.Module, passe
         batch_gop: both players run a GOP's frames as one batch (latency: one GOP).
     Returns:
         ``hr_ms_per_frame``, ``arseg_ms_per_frame``, ``speedup`` (median of the per-pass ratios),
+        the same by this process's CPU time (``hr_cpu_ms_per_frame``, ``arseg_cpu_ms_per_frame``,
+        ``cpu_speedup``: steadier on a shared machine),
         ``stages`` (player -> stage -> median ms per frame), ``frames``, ``passes``,
         ``threads``, ``load_average``.
     """
@@ -55,10 +57,14 @@ def bench_player(video: str | Path, hr_model: nn.Module, arseg: nn.Module, passe
     runs = [play_pass(video, hr_model, arseg, max_frames, batch_gop) for _ in range(passes)]
     per_pass = {"hr": [r[0].times for r in runs], "arseg": [r[1].times for r in runs]}
     ms = {name: [t.total_ms() / t.frames for t in times] for name, times in per_pass.items()}
+    cpu = {name: [t.total_ms(cpu=True) / t.frames for t in times] for name, times in per_pass.items()}
     return {
         "hr_ms_per_frame": statistics.median(ms["hr"]),
         "arseg_ms_per_frame": statistics.median(ms["arseg"]),
         "speedup": statistics.median(h / a for h, a in zip(ms["hr"], ms["arseg"])),
+        "hr_cpu_ms_per_frame": statistics.median(cpu["hr"]),
+        "arseg_cpu_ms_per_frame": statistics.median(cpu["arseg"]),
+        "cpu_speedup": statistics.median(h / a for h, a in zip(cpu["hr"], cpu["arseg"])),
         "stages": {name: {stage: statistics.median(t.per_frame()[stage] for t in times)
                           for stage in STAGES} for name, times in per_pass.items()},
         "frames": runs[0][0].times.frames, "passes": passes, "batch_gop": batch_gop, "threads": torch.get_num_threads(),
@@ -74,6 +80,8 @@ def format_table(result: dict) -> str:
         if hr or ar:
             lines.append(f"{stage:<18}{hr:>10.2f}{ar:>10.2f}")
     lines.append(f"{'total':<18}{result['hr_ms_per_frame']:>10.2f}{result['arseg_ms_per_frame']:>10.2f}")
+    lines.append(f"{'total, CPU time':<18}{result['hr_cpu_ms_per_frame']:>10.2f}"
+                 f"{result['arseg_cpu_ms_per_frame']:>10.2f}   (speed-up {result['cpu_speedup']:.2f}x)")
     mode = "a GOP per batch" if result["batch_gop"] else "frame by frame"
     lines.append(f"speed-up {result['speedup']:.2f}x ({mode}, {result['frames']} frames, median of "
                  f"{result['passes']} passes, {result['threads']} torch threads, load average "
