@@ -98,3 +98,18 @@ def test_players_keep_at_most_one_gop(video, arseg):
         for _ in range(GOP):
             player.step()
         assert len(player._ready) == GOP - 1 and player._pending is None
+
+
+def test_bench_player_command_writes_the_table_and_json(video, tmp_path, capsys):
+    import json
+
+    from arseg_tutorial.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench-player", str(video.path), "--profile", "ci", "--random-weights",
+                 "--passes", "1", "--frames", "4", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {"hr_ms_per_frame", "arseg_ms_per_frame", "speedup", "stages"} <= set(result)
+    assert result["frames"] == 4 and set(result["stages"]) == {"hr", "arseg"}
+    assert result["stages"]["arseg"]["lr_net"] > 0 and result["stages"]["hr"]["lr_net"] == 0
+    assert "speed-up" in capsys.readouterr().out
