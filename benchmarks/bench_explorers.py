@@ -4,7 +4,7 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.bench_explorers [
 It builds each explorer on the laptop profile's data as its notebook does, then times what one
 change of a control costs in the ipywidgets face: the update (state and figure) and the figure
 drawn to PNG (what ``display`` sends to the browser), median over the control values tried.
-Explorers: 00 clip player (frame t), 01 GOP explorer (GOP length, B-frames), 02 frame scrubber
+Explorers: 00 clip player (frame t; the live view its face uses, and a fresh figure), 01 GOP explorer (GOP length, B-frames), 02 frame scrubber
 (frame t), 03 LR scale, 04 attention (pixel, kernel), 06 trade-off (scale x GOP length, the live
 view; ``benchmarks/bench_explorer.py`` details it). Nothing is asserted; the network runs on one
 torch thread.
@@ -27,7 +27,7 @@ from arseg_tutorial import assets  # noqa: E402
 from arseg_tutorial.codec import encode_to_bytes, read_video  # noqa: E402
 from arseg_tutorial.config import get_profile  # noqa: E402
 from arseg_tutorial.scenes import generate_clip  # noqa: E402
-from arseg_tutorial.widgets import clip_player_update  # noqa: E402
+from arseg_tutorial.widgets import ClipPlayerView, clip_player_update  # noqa: E402
 from arseg_tutorial.widgets.attention import AttentionExplorer, load_demo_arseg, make_encoded_pair  # noqa: E402
 from arseg_tutorial.widgets.codec import frame_scrubber_update, gop_explorer_update  # noqa: E402
 from arseg_tutorial.widgets.resolution import ResolutionExplorer  # noqa: E402
@@ -53,10 +53,12 @@ def explorers(profile) -> dict[str, list]:
     resolution = ResolutionExplorer(clip.frames[0], clip.labels[0])
     attention = AttentionExplorer(load_demo_arseg(profile),
                                   make_encoded_pair(3, profile.height, profile.width, profile.gop_length))
+    clip_view = ClipPlayerView(clip)
     view = TradeoffLiveView(TradeoffExplorer(assets.read_json(assets.SWEEP_NAME), example_predictions()))
     h, w = profile.height, profile.width
     return {
-        "00 clip player": [lambda t=t: figure_ms(lambda: clip_player_update(clip, t)) for t in (1, 5, 11)],
+        "00 clip player (live view)": [lambda t=t: _ms(lambda: clip_view.render_png(t)) for t in (1, 5, 11)],
+        "00 clip player (fresh)": [lambda t=t: figure_ms(lambda: clip_player_update(clip, t)) for t in (1, 5, 11)],
         "01 GOP explorer": [lambda g=g, b=b: figure_ms(lambda: gop_explorer_update(clip.frames, g, b))
                             for g, b in ((6, 0), (12, 2), (4, 1))],
         "02 frame scrubber": [lambda t=t: figure_ms(lambda: frame_scrubber_update(video, clip, t)) for t in (3, 7, 11)],
