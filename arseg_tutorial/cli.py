@@ -151,6 +151,53 @@ def cmd_student_copy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _player_networks(profile_name: str, random_weights: bool):
+    """(HR network, ARSeg) for bench-player (``player.inference_networks``): the shipped
+    checkpoints, or random weights shaped by the profile (width, CReFF window, 11 classes)."""
+    from arseg_tutorial import assets
+    from arseg_tutorial.config import get_profile
+    from arseg_tutorial.models import build_model
+    from arseg_tutorial.player import inference_networks
+    from arseg_tutorial.scenes import NUM_CLASSES
+
+    if random_weights:
+        profile = get_profile(profile_name)
+        hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
+        lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
+        lr.add_creff(profile.creff_kernel)
+    else:
+        hr, lr = assets.load_method("arseg", 0.5)
+    return inference_networks(hr.eval(), lr.eval(), 0.5)
+
+
+def cmd_bench_player(args: argparse.Namespace) -> int:
+    """Per-frame HR against AR-Seg (s = 0.5) on a video, decode to label map, in lock step."""
+    import torch
+
+    from arseg_tutorial import assets
+    from arseg_tutorial.playerbench import bench_player, format_table
+
+    torch.set_num_threads(args.threads or 1)
+    torch.manual_seed(0)
+    profile = args.profile or ("paper" if args.random_weights else "laptop")
+    if not args.random_weights and profile != assets.load_manifest()["profile"]:
+        raise SystemExit(f"there are no shipped {profile!r} checkpoints (data/ holds "
+                         f"{assets.load_manifest()['profile']!r} ones); add --random-weights to time "
+                         f"{profile!r}-sized networks with random weights")
+    hr, arseg = _player_networks(profile, args.random_weights)
+    result = bench_player(args.video, hr, arseg, passes=args.passes, max_frames=args.frames,
+                          batch_gop=args.batch_gop)
+    result.update(video=str(args.video), profile=profile, random_weights=bool(args.random_weights),
+                  lr_scale=0.5)
+    print(f"{args.video}: {profile} networks ({'random weights' if args.random_weights else 'shipped'}), "
+          f"AR-Seg s=0.5")
+    print(format_table(result))
+    if args.json:
+        assets.write_json_atomic(args.json, result)
+        print(f"-> {args.json}")
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from arseg_tutorial.evaluate import METHODS as EVALUATE_METHODS
     from arseg_tutorial.train.data import SPLIT_SEEDS
@@ -218,6 +265,20 @@ def _build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--force", action="store_true",
                       help="with --refresh: replace changed copies too, saving each as a .bak first")
     copy.set_defaults(func=cmd_student_copy)
+    player = commands.add_parser("bench-player", help="time per-frame HR against AR-Seg on a video, "
+                                 "decode to label map (ms/frame by stage, speed-up)")
+    player.add_argument("video", help="an H.264 video with P-frames only (its I-frames are the keyframes)")
+    player.add_argument("--profile", choices=("ci", "laptop", "paper"),
+                        help="network size (default: laptop, or paper with --random-weights)")
+    player.add_argument("--random-weights", action="store_true",
+                        help="untrained networks shaped by the profile (timing only)")
+    player.add_argument("--threads", type=int, help="torch CPU threads (default 1)")
+    player.add_argument("--passes", type=int, default=3, help="timed passes (medians)")
+    player.add_argument("--frames", type=int, help="play only the first frames")
+    player.add_argument("--batch-gop", action="store_true", help="both players run a GOP's frames "
+                        "as one batch (faster for small networks; latency: one GOP)")
+    player.add_argument("--json", help="write the results here")
+    player.set_defaults(func=cmd_bench_player)
     return parser
 
 

@@ -1,17 +1,15 @@
 """End to end: a whole compressed video through AR-Seg and through per-frame HR, timed frame by frame.
 
 Introduced in notebook 07. The video is decoded as a player would decode it, one frame at a time
-(``codec.iter_flows_to_keyframe``): an I-frame runs through the HR network and its feature is
-kept; every P-frame runs through the LR branch at scale s and CReFF fuses the kept keyframe
-feature, warped with the motion vectors chained back to the I-frame. The per-frame HR baseline
-runs the HR network on every frame. Both are timed on every frame (wall clock, networks
-interleaved so that a busy machine slows both alike), scored per frame, and drawn into an overlay
-video written with PyAV (H.264 in MP4) that a notebook can play inline.
+(the players of ``arseg_tutorial.player``, also timed by ``bench-player``): an I-frame runs
+through the HR network and its feature is kept; every P-frame runs through the LR branch at scale s
+and CReFF fuses the kept keyframe feature, warped with the motion vectors chained back to the
+I-frame. The per-frame HR baseline runs the HR network on every frame. Both are timed on every
+frame (wall clock, players interleaved so that a busy machine slows both alike), scored per frame,
+and drawn into an overlay video written with PyAV (H.264 in MP4) that a notebook can play inline.
 """
 from __future__ import annotations
 
-import copy
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,10 +90,12 @@ class VideoComparison:
         lr_scale: s of AR-Seg's LR branch.
         predictions: method ("hr", "arseg", and "warp" if asked for, see ``WARP_ONLY``) ->
             (N, H, W) uint8 predicted labels.
-        network_ms: method -> (N,) measured wall-clock of the network(s) per frame, ms.
+        network_ms: method -> (N,) measured wall-clock per frame, ms, of everything but decoding:
+            input tensor, networks, warp, CReFF, classifier, label map.
         decode_ms: method -> (N,) measured decoding time per frame, ms: "hr" decodes the pixels
             only, "arseg" (and "warp") also export the motion vectors and chain them to the keyframe.
         miou: method -> (N,) mIoU of each frame in % (classes present in the frame or predicted).
+        stages: method -> stage -> ms per frame (``arseg_tutorial.player.STAGES``).
     """
 
     frames: np.ndarray
@@ -106,6 +106,7 @@ class VideoComparison:
     network_ms: dict[str, np.ndarray]
     decode_ms: dict[str, np.ndarray]
     miou: dict[str, np.ndarray]
+    stages: dict[str, dict[str, float]]
 
     def total_ms(self, method: str) -> np.ndarray:
         """(N,) decode + network milliseconds per frame of ``method``."""
@@ -135,31 +136,15 @@ def _frame_miou(pred: np.ndarray, label: np.ndarray) -> float:
     return mean_iou(confusion_matrix(pred, label, NUM_CLASSES))
 
 
-def _timed(run) -> tuple[np.ndarray, float]:
-    start = time.perf_counter()
-    labels = run().argmax(1)[0].cpu().numpy().astype(np.uint8)
-    return labels, 1000.0 * (time.perf_counter() - start)
-
-
-def _decode_times_without_vectors(path: Path) -> np.ndarray:
-    """(N,) ms per frame of a plain decode (no motion-vector export), as the HR player does."""
-    from arseg_tutorial.codec import iter_video
-
-    times, frames = [], iter_video(path, motion_vectors=False)
-    while True:
-        start = time.perf_counter()
-        if next(frames, None) is None:
-            return np.asarray(times)
-        times.append(1000.0 * (time.perf_counter() - start))
-
-
 def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module, lr_scale: float,
-                     device: torch.device | None = None, progress: bool = True,
-                     warp_only: bool = False) -> VideoComparison:
+                     progress: bool = True, warp_only: bool = False) -> VideoComparison:
     """Run AR-Seg and per-frame HR over every frame of ``video``, timing each frame.
 
-    Introduced in notebook 07. The two methods alternate which runs first on each frame, and
-    both networks run once untimed on the first frame (warm-up).
+    Introduced in notebook 07. The players are those of ``bench-player`` (``arseg_tutorial.player``,
+    BatchNorm folded into both networks): each decodes its own stream one frame at a time and is
+    timed stage by stage; they advance in lock step, alternating which goes first, after one
+    untimed warm-up frame. The players' memory does not grow with the video; the comparison keeps
+    the frames and label maps for the overlay video (about 0.2 MiB per 180x240 frame).
 
     Args:
         video: a ``TestVideo`` (``make_test_video``).
@@ -167,7 +152,6 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
         lr_model: AR-Seg's LR branch with CReFF (e.g. ``assets.load_shipped("arseg-0.5")``); its
             own classifier is used (for shipped AR-Seg runs it is the HR classifier anyway).
         lr_scale: the scale s that ``lr_model`` was trained for.
-        device: where to run (default CPU).
         progress: show a tqdm bar.
         warp_only: also run the ``WARP_ONLY`` reference player ("warp").
     Returns:
@@ -175,63 +159,42 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
     """
     from tqdm.auto import tqdm
 
-    from arseg_tutorial.codec import iter_flows_to_keyframe
-    from arseg_tutorial.models.arseg import ARSeg, warp_reference_logits
-    from arseg_tutorial.train.data import to_input
+    from arseg_tutorial.player import ARSegPlayer, HRPlayer, inference_networks
 
-    device = device or torch.device("cpu")
-    trained_classifier = copy.deepcopy(lr_model.classifier.state_dict())
-    arseg = ARSeg(hr_model.eval().to(device), lr_model.eval().to(device), lr_scale).eval()
-    lr_model.classifier.load_state_dict(trained_classifier)     # ARSeg copied HR's; keep the trained one
-    n = video.num_frames
+    hr, arseg = inference_networks(hr_model, lr_model, lr_scale)
     methods = METHODS + ((WARP_ONLY,) if warp_only else ())
-    frames, types, keyframe = [], [], {}
+
+    def players() -> dict:
+        made = {"hr": HRPlayer(video.path, hr), "arseg": ARSegPlayer(video.path, arseg)}
+        if warp_only:
+            made[WARP_ONLY] = ARSegPlayer(video.path, arseg, warp_only=True)
+        return made
+
+    n = video.num_frames
     preds = {m: np.zeros(video.labels.shape, np.uint8) for m in methods}
-    network_ms = {m: np.zeros(n) for m in methods}
-    arseg_decode_ms = np.zeros(n)
-
-    def run_arseg(x: torch.Tensor, frame_type: str, flow: torch.Tensor) -> torch.Tensor:
-        if frame_type == "I":
-            out = arseg.keyframe(x)
-            keyframe["feature"] = out.feature          # kept for the P-frames of this GOP
-            return out.logits
-        if "feature" not in keyframe:
-            raise ValueError(f"{video.path} does not start with an I-frame")
-        return arseg.nonkeyframe(x, keyframe["feature"], flow).logits
-
-    def run_warp_only(x: torch.Tensor, frame_type: str, flow: torch.Tensor) -> torch.Tensor:
-        if frame_type == "I":
-            return hr_model(x)
-        return warp_reference_logits(hr_model, keyframe["feature"], flow, x)
-
-    stream = iter_flows_to_keyframe(video.path)
+    network_ms, decode_ms = ({m: np.zeros(n) for m in methods} for _ in range(2))
+    frames, types = np.zeros(video.labels.shape + (3,), np.uint8), []
     with torch.inference_mode():
+        for player in players().values():      # warm-up: one frame each, untimed
+            player.step()
+        running = players()
         for t in tqdm(range(n), desc="HR vs AR-Seg, frame by frame", disable=not progress, leave=False):
-            start = time.perf_counter()
-            item = next(stream, None)
-            arseg_decode_ms[t] = 1000.0 * (time.perf_counter() - start)
-            if item is None:
-                raise ValueError(f"{video.path} has fewer frames than its {n} labels")
-            decoded, flow, _ = item
-            x = to_input(decoded.image)[None].to(device)
-            flow_t = torch.from_numpy(flow)[None].to(device)
-            runs = {"hr": lambda: hr_model(x),
-                    "arseg": lambda: run_arseg(x, decoded.frame_type, flow_t),
-                    WARP_ONLY: lambda: run_warp_only(x, decoded.frame_type, flow_t)}
-            if t == 0:
-                for method in methods:
-                    runs[method]()
             for method in (methods if t % 2 == 0 else methods[::-1]):
-                preds[method][t], network_ms[method][t] = _timed(runs[method])
-            frames.append(decoded.image)
-            types.append(decoded.frame_type)
-    stream.close()
-    decode_ms = {"hr": _decode_times_without_vectors(video.path)[:n], "arseg": arseg_decode_ms}
-    if warp_only:
-        decode_ms[WARP_ONLY] = arseg_decode_ms
+                times = running[method].times
+                before = dict(times.ms)
+                step = running[method].step()
+                if step is None:
+                    raise ValueError(f"{video.path} has fewer frames than its {n} labels")
+                spent = {stage: times.ms[stage] - before[stage] for stage in times.ms}
+                decode_ms[method][t] = spent["decode"] + spent["flow"]
+                network_ms[method][t] = sum(spent.values()) - decode_ms[method][t]
+                preds[method][t] = step[1]
+            frames[t] = step[0].image
+            types.append(step[0].frame_type)
+    stages = {m: running[m].times.per_frame() for m in methods}
     miou = {m: np.array([_frame_miou(preds[m][t], video.labels[t]) for t in range(n)]) for m in methods}
-    return VideoComparison(np.stack(frames), video.labels, "".join(types), float(lr_scale), preds,
-                           network_ms, decode_ms, miou)
+    return VideoComparison(frames, video.labels, "".join(types), float(lr_scale), preds,
+                           network_ms, decode_ms, miou, stages)
 
 
 def overlay_frames(comparison: VideoComparison, alpha: float = 0.6, strip_px: int = 6,

@@ -9,9 +9,9 @@ from arseg_tutorial import codec
 from arseg_tutorial.endtoend import (FRAME_TYPE_RGB, compare_on_video, make_test_video, overlay_frames,
                                      write_mp4)
 from arseg_tutorial.evaluate import confusion_matrix, mean_iou
-from arseg_tutorial.models import ARSeg, build_model
+from arseg_tutorial.models import build_model
+from arseg_tutorial.player import STAGES, ARSegPlayer, HRPlayer, inference_networks
 from arseg_tutorial.scenes import NUM_CLASSES
-from arseg_tutorial.train.data import to_input
 from arseg_tutorial.viz import colorize_labels
 
 GOP = 4
@@ -47,22 +47,18 @@ def test_test_video_has_one_i_frame_per_gop(video):
     assert video.labels.shape == (8, 120, 160)
 
 
-def test_arseg_uses_hr_on_i_frames_and_the_right_keyframe_on_p_frames(video, networks, comparison):
-    hr, lr = networks
+def test_arseg_uses_hr_on_i_frames_and_the_players_labels(video, networks, comparison):
     assert comparison.frame_types == "IPPPIPPP"
     np.testing.assert_array_equal(comparison.predictions["hr"][[0, 4]], comparison.predictions["arseg"][[0, 4]])
-    decoded = codec.read_video(video.path)
-    arseg = ARSeg(hr, lr, 0.5)
-    with torch.inference_mode():
-        key = arseg.keyframe(to_input(decoded.frames[4])[None]).feature      # the second GOP's I-frame
-        flow, _ = codec.flow_to_keyframe(decoded, 6)
-        frame = to_input(decoded.frames[6])[None]
-        logits = arseg.nonkeyframe(frame, key, torch.from_numpy(flow)[None]).logits
-        warped = hr.classify(arseg.warp_keyframe_feature(key, torch.from_numpy(flow)[None], frame), (120, 160))
-    np.testing.assert_array_equal(comparison.predictions["arseg"][6], logits.argmax(1)[0].numpy())
-    np.testing.assert_array_equal(comparison.predictions["warp"][6], warped.argmax(1)[0].numpy())
     np.testing.assert_array_equal(comparison.predictions["warp"][4], comparison.predictions["hr"][4])
-    np.testing.assert_array_equal(comparison.frames, decoded.frames)
+    hr, arseg = inference_networks(*networks, 0.5)
+    for method, player in (("hr", HRPlayer(video.path, hr)), ("arseg", ARSegPlayer(video.path, arseg)),
+                           ("warp", ARSegPlayer(video.path, arseg, warp_only=True))):
+        with torch.inference_mode():
+            labels = [player.step()[1] for _ in range(video.num_frames)]
+        np.testing.assert_array_equal(comparison.predictions[method], np.stack(labels))
+    np.testing.assert_array_equal(comparison.frames, codec.read_video(video.path).frames)
+    assert set(comparison.stages["arseg"]) == set(STAGES) and comparison.stages["arseg"]["creff"] > 0
 
 
 def test_an_lr_branch_keeps_its_own_trained_classifier(video, networks):

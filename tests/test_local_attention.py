@@ -142,3 +142,26 @@ def test_bad_inputs_raise_clear_errors():
 
 def test_macs_formula():
     assert local_attention_macs(256, 90, 120, 7) == 2 * 256 * 49 * 90 * 120
+
+
+@pytest.mark.parametrize("kernel, size", [(1, (3, 4)), (3, (5, 7)), (5, (4, 3)), (7, (9, 11)), (7, (6, 2))])
+def test_matmul_forward_kernels_equal_the_reference(kernel, size):
+    from arseg_tutorial.models.local_attention import _aggregate_matmul, _similarity_matmul
+
+    g = torch.Generator().manual_seed(kernel)
+    q, k, v = (torch.randn(2, 5, *size, generator=g, dtype=torch.float64) for _ in range(3))
+    weights = torch.randn(2, *size, kernel * kernel, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(_similarity_matmul(q, k, kernel), similarity_reference(q, k, kernel))
+    torch.testing.assert_close(_aggregate_matmul(v, weights, kernel), aggregate_reference(v, weights, kernel))
+
+
+def test_large_grids_take_the_matmul_path_and_match_the_loops():
+    from arseg_tutorial.models import local_attention as la
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 64, 64, 66, generator=g) for _ in range(3))
+    assert la._uses_matmul(q)
+    weights = la.similarity(q, k, 7).softmax(-1)
+    torch.testing.assert_close(weights, la._similarity_loop(q, k, 7).permute(0, 2, 3, 1).softmax(-1))
+    loops = la._aggregate_loop(v, weights.permute(0, 3, 1, 2).contiguous(), 7)
+    torch.testing.assert_close(la.aggregate(v, weights, 7), loops)

@@ -100,3 +100,20 @@ def test_clip_player_face_has_a_frame_slider(clip):
     slider = box.children[0].children[0]
     assert (slider.min, slider.max, slider.value) == (0, 3, 0)
     slider.value = 3
+
+
+def test_clip_player_view_updates_in_place_to_what_a_fresh_figure_shows(clip):
+    from arseg_tutorial.widgets import ClipPlayerView
+
+    view = ClipPlayerView(clip)
+    figure = view.figure
+    for t in (3, 1):
+        png = view.render_png(t)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and view.figure is figure
+        fresh = clip_player_update(clip, t=t)
+        for mine, reference in zip(view.axes, [ax for ax in fresh.axes if ax.images]):
+            np.testing.assert_array_equal(mine.images[0].get_array(), reference.images[0].get_array())
+            assert mine.get_title() == reference.get_title()
+        assert figure._suptitle.get_text() == fresh._suptitle.get_text()
+    with pytest.raises(ValueError, match="0 <= t <= 3"):
+        view.render_png(4)

@@ -167,6 +167,13 @@ def _motion_vectors(frame: av.VideoFrame) -> np.ndarray:
     return np.asarray(side.to_ndarray()).astype(MOTION_VECTOR_DTYPE, copy=False)
 
 
+def _rgb(frame: av.VideoFrame) -> np.ndarray:
+    """(H, W, 3) uint8 RGB. swscale on one thread: the same pixels as its automatic threads, and
+    3x less wall time per small frame (thread start-up dominates; measured 3.4 vs 1.0 ms at
+    180x240 on 2 busy CPUs)."""
+    return frame.to_ndarray(format="rgb24", threads=1)
+
+
 def _no_motion_vectors_message(codec: str) -> str:
     return (f"this video is {codec.upper()}: FFmpeg exports motion vectors only for H.264 here "
             f"(not for HEVC, VP9 or AV1); {REENCODE_HINT}")
@@ -203,6 +210,9 @@ def iter_video(source: VideoSource, *, motion_vectors: bool = True,
             raise NoMotionVectorsError(_no_motion_vectors_message(codec))
         if motion_vectors:
             stream.codec_context.options = {"flags2": "+export_mvs"}
+        # One decoder thread: the same frames and vectors (decoding is exact; a test checks) with
+        # less overhead per frame at these sizes (1.3x less CPU time at 180x240, measured).
+        stream.codec_context.thread_count = 1
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         expected = _expected_frames(container, stream, fps)
         packets: dict[int | None, tuple[int, int]] = {}
@@ -215,7 +225,7 @@ def iter_video(source: VideoSource, *, motion_vectors: bool = True,
                 for frame in packet.decode():
                     size, order = packets.pop(frame.pts, (0, -1))
                     yield DecodedFrame(
-                        index=index, image=frame.to_ndarray(format="rgb24") if rgb else None,
+                        index=index, image=_rgb(frame) if rgb else None,
                         frame_type=_frame_type(frame), packet_size=size, decode_index=order,
                         motion_vectors=_motion_vectors(frame) if motion_vectors
                         else np.zeros(0, MOTION_VECTOR_DTYPE),

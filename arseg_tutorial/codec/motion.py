@@ -191,12 +191,44 @@ def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
         valid: (H, W) bool; False in intra blocks, uncovered areas and where ``x + flow`` falls
             outside the reference frame. Flow is 0 wherever valid is False.
     """
+    field = block_field(mvs, height, width, direction)
+    if field is None:  # I-frame (or none this way): no motion
+        return np.zeros((height, width, 2), np.float32), np.zeros((height, width), bool)
+    cell_flow, cell_valid, cell = field
+    # Cells -> pixels with np.repeat, the counts cut at the frame's edge (no crop, no copy). The
+    # order is for speed: flow ends by repeating 8-byte (x, y) pairs along the rows (copying whole
+    # pixel rows of a few KB instead can be 6x slower on AMD CPUs at unlucky alignments); valid
+    # ends by copying whole rows, short ones.
+    down, across = _pixels_per_cell(height, cell), _pixels_per_cell(width, cell)
+    flow = cell_flow.repeat(down, axis=0).repeat(across, axis=1)
+    valid = cell_valid.repeat(across, axis=1).repeat(down, axis=0)
+    if interpolate:
+        blend, use = interpolate_cells(cell_flow, cell_valid, cell, height, width)
+        flow[use] = blend[use]
+    _invalidate_outside(flow, valid, cell_flow, cell, constant_cells=not interpolate)
+    return flow, valid
+
+
+def block_field(mvs: np.ndarray, height: int, width: int,
+                direction: Direction = "past") -> tuple[np.ndarray, np.ndarray, int] | None:
+    """One frame's block vectors painted on the grid of the smallest block cell (no pixels yet).
+
+    Introduced in notebook 02 (``motion_vectors_to_flow`` expands it to pixels; notebook 07's
+    player samples it at the feature grid only, ``codec.grid_chain``).
+
+    Args:
+        mvs, height, width, direction: as for ``motion_vectors_to_flow``.
+    Returns:
+        (cell_flow, cell_valid, cell_px): (gh, gw, 2) float32 vector of each cell_px x cell_px
+        cell, (gh, gw) bool where a block covers it, and cell_px (a power of two <= 16); None
+        when no vector points this way (an I-frame: zero motion everywhere).
+    """
     if mvs.dtype.names is None or "motion_scale" not in mvs.dtype.names:
         raise ValueError("mvs must be the structured array of read_video(...).motion_vectors[t]")
     keep = _direction_mask(mvs, direction)
     chosen = mvs if keep.all() and mvs.ndim == 1 else mvs[keep]  # P-frames: all, no copy
-    if not len(chosen) and height > 0 and width > 0:  # I-frame (or none this way): no motion
-        return np.zeros((height, width, 2), np.float32), np.zeros((height, width), bool)
+    if not len(chosen) and height > 0 and width > 0:
+        return None
     geometry = _block_geometry(chosen)
     cell = _cell_size(*geometry)
     grid_h, grid_w = -(-height // cell), -(-width // cell)
@@ -213,18 +245,7 @@ def motion_vectors_to_flow(mvs: np.ndarray, height: int, width: int,
     cell_valid = np.zeros((grid_h, grid_w), bool)
     cell_flow.view(np.complex64).reshape(-1)[index] = vectors[block]
     cell_valid.reshape(-1)[index] = True
-    # Cells -> pixels with np.repeat, the counts cut at the frame's edge (no crop, no copy). The
-    # order is for speed: flow ends by repeating 8-byte (x, y) pairs along the rows (copying whole
-    # pixel rows of a few KB instead can be 6x slower on AMD CPUs at unlucky alignments); valid
-    # ends by copying whole rows, short ones.
-    down, across = _pixels_per_cell(height, cell), _pixels_per_cell(width, cell)
-    flow = cell_flow.repeat(down, axis=0).repeat(across, axis=1)
-    valid = cell_valid.repeat(across, axis=1).repeat(down, axis=0)
-    if interpolate:
-        blend, use = interpolate_cells(cell_flow, cell_valid, cell, height, width)
-        flow[use] = blend[use]
-    _invalidate_outside(flow, valid, cell_flow, cell, constant_cells=not interpolate)
-    return flow, valid
+    return cell_flow, cell_valid, cell
 
 
 def endpoint_error(flow: np.ndarray, reference_flow: np.ndarray) -> np.ndarray:

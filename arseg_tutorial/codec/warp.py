@@ -11,11 +11,13 @@ grid_sample's normalise/unnormalise round trip does not.
 """
 from __future__ import annotations
 
-from typing import Literal
+import sys
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:  # torch is imported only when a tensor is warped: reading a video needs none
+    import torch
 
 Mode = Literal["bilinear", "nearest"]
 Padding = Literal["border", "zeros"]
@@ -58,6 +60,9 @@ def _warp_numpy(image: np.ndarray, flow: np.ndarray, mode: Mode, padding: Paddin
 
 def _flow_to_feature_grid(flow: torch.Tensor, batch: int, size: tuple[int, int]) -> torch.Tensor:
     """(H, W, 2), (N, H, W, 2) or (N, 2, H, W) image flow -> (N, 2, h, w) in feature pixels."""
+    import torch
+    import torch.nn.functional as F
+
     if flow.dim() == 3 and flow.shape[-1] == 2:
         flow = flow.permute(2, 0, 1)[None].expand(batch, -1, -1, -1)
     elif flow.dim() == 4 and flow.shape[1] != 2 and flow.shape[-1] == 2:
@@ -78,6 +83,8 @@ def _flow_to_feature_grid(flow: torch.Tensor, batch: int, size: tuple[int, int])
 
 def _warp_torch(features: torch.Tensor, flow: torch.Tensor, mode: Mode,
                 padding: Padding) -> torch.Tensor:
+    import torch
+
     if features.dim() != 4:
         raise ValueError(f"torch input must be (N, C, h, w) features, got {tuple(features.shape)}")
     batch, channels, height, width = features.shape
@@ -124,9 +131,10 @@ def warp(x: np.ndarray | torch.Tensor, flow: np.ndarray | torch.Tensor, mode: Mo
         Same type, shape and dtype as ``x``. Zero flow returns ``x`` exactly.
     """
     _check(mode, padding)
-    if isinstance(x, torch.Tensor):
+    torch = sys.modules.get("torch")  # no tensor can exist before torch is imported
+    if torch is not None and isinstance(x, torch.Tensor):
         flow_t = flow if isinstance(flow, torch.Tensor) else torch.from_numpy(np.asarray(flow))
         return _warp_torch(x, flow_t, mode, padding)
-    if isinstance(flow, torch.Tensor):
+    if torch is not None and isinstance(flow, torch.Tensor):
         flow = flow.detach().cpu().numpy()
     return _warp_numpy(np.asarray(x), np.asarray(flow), mode, padding)

@@ -15,6 +15,7 @@ Other explorers live beside this file (``widgets.codec``, ``widgets.resolution``
 """
 from __future__ import annotations
 
+import io
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -23,7 +24,7 @@ from matplotlib.figure import Figure
 
 from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
 
-__all__ = ["build_explorer", "clip_player_update", "clip_player", "CLIP_PANELS"]
+__all__ = ["build_explorer", "clip_player_update", "clip_player", "ClipPlayerView", "CLIP_PANELS"]
 
 CLIP_PANELS = ("frame", "labels", "flow to previous", "flow to frame 0")
 
@@ -84,14 +85,7 @@ def clip_player_update(clip, t: int = 0, panels: Sequence[str] = CLIP_PANELS,
     if not 0 <= t < T:
         raise ValueError(f"frame index t={t} is outside the clip: use 0 <= t <= {T - 1}")
     panels = _check_panels(panels)
-    scales = {name: max_flow_px if max_flow_px is not None else max(float(np.abs(flow).max()), 1.0)
-              for name, flow in (("flow to previous", clip.flow_prev), ("flow to frame 0", clip.flow_key))}
-    drawings = {
-        "frame": lambda: clip.frames[t],
-        "labels": lambda: colorize_labels(clip.labels[t]),
-        "flow to previous": lambda: flow_to_rgb(clip.flow_prev[t], scales["flow to previous"]),
-        "flow to frame 0": lambda: flow_to_rgb(clip.flow_key[t], scales["flow to frame 0"]),
-    }
+    scales = _flow_scales(clip, max_flow_px)
     height, width = clip.frames.shape[1:3]
     with_key = any(name.startswith("flow") for name in panels)
     ratios = [1.0] * len(panels) + ([0.4] if with_key else [])
@@ -99,13 +93,10 @@ def clip_player_update(clip, t: int = 0, panels: Sequence[str] = CLIP_PANELS,
                              gridspec_kw={"width_ratios": ratios},
                              figsize=(panel_size * sum(ratios) + 1.6, panel_size * height / width + 0.9))
     for ax, name in zip(axes[0], panels):
-        ax.imshow(drawings[name]())
-        title = f"{name}, t = {t}"
-        if name.startswith("flow"):
-            title += f"\n(full colour at {scales[name]:.0f} px)"
-        if name == "flow to previous" and t == 0:
-            ax.text(width / 2, height / 2, "frame 0 has no\nprevious frame", ha="center", va="center")
-        ax.set_title(title, fontsize="small")
+        ax.imshow(_panel_image(clip, name, t, scales))
+        if name == "flow to previous":
+            ax.text(width / 2, height / 2, NO_PREVIOUS, ha="center", va="center", visible=t == 0)
+        ax.set_title(_panel_title(name, t, scales), fontsize="small")
         ax.set_xlabel("x (px)", fontsize="small")
         ax.tick_params(labelsize="x-small")
     axes[0, 0].set_ylabel("y (px)", fontsize="small")
@@ -117,23 +108,105 @@ def clip_player_update(clip, t: int = 0, panels: Sequence[str] = CLIP_PANELS,
         key.set_ylabel("dy / full colour", fontsize="x-small")
     if "labels" in panels:
         add_class_legend(axes[0, -1], fontsize="x-small")
-    fig.suptitle(f"clip player: seed {clip.seed}, frame {t} of {T - 1} (white = no motion, "
-                 f"hue = direction, saturation = distance)" if with_key else
-                 f"clip player: seed {clip.seed}, frame {t} of {T - 1}", fontsize="medium")
+    fig.suptitle(_clip_title(clip, t, with_key), fontsize="medium")
     return fig
 
 
-def clip_player(clip, panels: Sequence[str] = CLIP_PANELS):
-    """Face of the clip player: a frame slider and panel toggles over ``clip_player_update``.
+NO_PREVIOUS = "frame 0 has no\nprevious frame"
 
-    Introduced in notebook 00.
+
+def _flow_scales(clip, max_flow_px: float | None) -> dict[str, float]:
+    """Full-colour flow magnitude per flow panel: ``max_flow_px``, else that flow's clip maximum."""
+    return {name: max_flow_px if max_flow_px is not None else max(float(np.abs(flow).max()), 1.0)
+            for name, flow in (("flow to previous", clip.flow_prev), ("flow to frame 0", clip.flow_key))}
+
+
+def _panel_image(clip, name: str, t: int, scales: dict[str, float]) -> np.ndarray:
+    drawings = {
+        "frame": lambda: clip.frames[t],
+        "labels": lambda: colorize_labels(clip.labels[t]),
+        "flow to previous": lambda: flow_to_rgb(clip.flow_prev[t], scales["flow to previous"]),
+        "flow to frame 0": lambda: flow_to_rgb(clip.flow_key[t], scales["flow to frame 0"]),
+    }
+    return drawings[name]()
+
+
+def _panel_title(name: str, t: int, scales: dict[str, float]) -> str:
+    title = f"{name}, t = {t}"
+    if name.startswith("flow"):
+        title += f"\n(full colour at {scales[name]:.0f} px)"
+    return title
+
+
+def _clip_title(clip, t: int, with_key: bool) -> str:
+    title = f"clip player: seed {clip.seed}, frame {t} of {clip.frames.shape[0] - 1}"
+    return title + " (white = no motion, hue = direction, saturation = distance)" if with_key else title
+
+
+class ClipPlayerView:
+    """The clip player's live face: one figure whose images and titles change in place.
+
+    Introduced in notebook 00. Building the figure (subplots, layout, legend) is most of what a
+    fresh ``clip_player_update`` costs; this view builds it once, freezes the layout, and on each
+    change only swaps the images and titles before encoding a PNG
+    (``benchmarks/bench_explorers.py`` times both).
+
+    Args:
+        clip: an ``arseg_tutorial.scenes.Clip``.
+        panels: which of ``CLIP_PANELS`` to draw.
+        dpi: resolution of the PNG.
+    """
+
+    def __init__(self, clip, panels: Sequence[str] = CLIP_PANELS, dpi: int = 72):
+        self.clip, self.panels = clip, _check_panels(panels)
+        self.scales = _flow_scales(clip, None)
+        self.with_key = any(name.startswith("flow") for name in self.panels)
+        self.figure = clip_player_update(clip, 0, self.panels)
+        plt.close(self.figure)                    # kept here, never shown by pyplot
+        self.figure.set_dpi(dpi)
+        self.figure.canvas.draw()
+        self.figure.set_layout_engine("none")     # positions stay those of the first layout
+        self.axes = [ax for ax in self.figure.axes if ax.images][:len(self.panels)]
+        self.no_previous = [text for ax in self.axes for text in ax.texts if text.get_text() == NO_PREVIOUS]
+
+    def render_png(self, t: int) -> bytes:
+        """PNG bytes of frame ``t`` (0 <= t < T)."""
+        if not 0 <= t < self.clip.frames.shape[0]:
+            raise ValueError(f"frame index t={t} is outside the clip: use 0 <= t <= {self.clip.frames.shape[0] - 1}")
+        for ax, name in zip(self.axes, self.panels):
+            ax.images[0].set_data(_panel_image(self.clip, name, t, self.scales))
+            ax.set_title(_panel_title(name, t, self.scales), fontsize="small")
+        for text in self.no_previous:
+            text.set_visible(t == 0)
+        self.figure.suptitle(_clip_title(self.clip, t, self.with_key), fontsize="medium")
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
+def clip_player(clip, panels: Sequence[str] = CLIP_PANELS):
+    """Face of the clip player: a frame slider and panel toggles over a ``ClipPlayerView``.
+
+    Introduced in notebook 00. A frame change updates the view's figure in place; a panel change
+    builds a new view.
     """
     import ipywidgets as widgets
 
     panels = _check_panels(panels)
-    controls = {
-        "t": widgets.IntSlider(value=0, min=0, max=clip.frames.shape[0] - 1, description="frame t",
-                               continuous_update=False),
-        "panels": widgets.SelectMultiple(options=CLIP_PANELS, value=panels, description="panels", rows=4),
-    }
-    return build_explorer(clip_player_update, controls, clip=clip)
+    slider = widgets.IntSlider(value=0, min=0, max=clip.frames.shape[0] - 1, description="frame t",
+                               continuous_update=False)
+    choice = widgets.SelectMultiple(options=CLIP_PANELS, value=panels, description="panels", rows=4)
+    state = {"view": ClipPlayerView(clip, panels)}
+    image = widgets.Image(value=state["view"].render_png(0), format="png")
+
+    def on_frame(change) -> None:
+        image.value = state["view"].render_png(change["new"])
+
+    def on_panels(change) -> None:
+        if change["new"]:
+            state["view"] = ClipPlayerView(clip, change["new"])
+            image.value = state["view"].render_png(slider.value)
+
+    slider.observe(on_frame, names="value")
+    choice.observe(on_panels, names="value")
+    return widgets.VBox([widgets.HBox([slider, choice]), image])

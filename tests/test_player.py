@@ -1,0 +1,115 @@
+"""The streaming players: each faster path against the path it replaces (nothing here is timed)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from arseg_tutorial.endtoend import make_test_video
+from arseg_tutorial.models import ARSeg, build_model
+from arseg_tutorial.player import ARSegPlayer, HRPlayer, labels_of
+from arseg_tutorial.scenes import NUM_CLASSES
+from arseg_tutorial.train.data import to_input
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+GOP = 6
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return make_test_video(970_003, num_gops=2, height=120, width=160, gop_length=GOP,
+                           path=tmp_path_factory.mktemp("video") / "player.mp4")
+
+
+@pytest.fixture(scope="module")
+def arseg():
+    torch.manual_seed(0)
+    hr = build_model("bisenet18", NUM_CLASSES, width=0.125).eval()
+    lr = build_model("bisenet18", NUM_CLASSES, width=0.125).eval()
+    return ARSeg(hr, lr, 0.5, creff_kernel=3).eval()
+
+
+def play(player) -> list[np.ndarray]:
+    out = []
+    with torch.inference_mode():
+        while (step := player.step()) is not None:
+            out.append(step[1])
+    return out
+
+
+def test_labels_of_equals_argmax_ties_included():
+    g = torch.Generator().manual_seed(0)
+    for logits in (torch.randn(1, 11, 17, 23, generator=g),
+                   torch.randint(0, 3, (1, 11, 17, 23), generator=g).float()):   # many ties
+        np.testing.assert_array_equal(labels_of(logits), logits.argmax(1).numpy())
+
+
+def test_hr_player_is_the_hr_network_on_every_frame(video, arseg):
+    from arseg_tutorial.codec import read_video
+
+    labels = play(HRPlayer(video.path, arseg.hr_model))
+    frames = read_video(video.path, motion_vectors=False).frames
+    assert len(labels) == len(frames) == 2 * GOP
+    with torch.inference_mode():
+        for t in (0, 3, 7):
+            expected = arseg.hr_model(to_input(frames[t])[None]).argmax(1)[0].numpy()
+            np.testing.assert_array_equal(labels[t], expected)
+
+
+def test_arseg_player_matches_the_model_on_the_per_pixel_path(video, arseg):
+    from arseg_tutorial.codec import flow_to_keyframe, read_video
+
+    labels = play(ARSegPlayer(video.path, arseg, chain="pixel"))
+    decoded = read_video(video.path)
+    with torch.inference_mode():
+        key = arseg.keyframe(to_input(decoded.frames[GOP])[None])
+        np.testing.assert_array_equal(labels[GOP], key.logits.argmax(1)[0].numpy())
+        flow, _ = flow_to_keyframe(decoded, GOP + 4)
+        logits = arseg.nonkeyframe(to_input(decoded.frames[GOP + 4])[None], key.feature, flow).logits
+    np.testing.assert_array_equal(labels[GOP + 4], logits.argmax(1)[0].numpy())
+
+
+def test_grid_chain_player_agrees_with_the_per_pixel_player(video, arseg):
+    grid = np.stack(play(ARSegPlayer(video.path, arseg)))
+    pixel = np.stack(play(ARSegPlayer(video.path, arseg, chain="pixel")))
+    np.testing.assert_array_equal(grid[[0, 1, GOP, GOP + 1]], pixel[[0, 1, GOP, GOP + 1]])
+    agreement = (grid == pixel).mean(axis=(1, 2))
+    assert agreement.min() >= 0.97, agreement
+
+
+@pytest.mark.parametrize("warp_only", [False, True])
+def test_a_gop_in_one_batch_gives_the_per_frame_labels(video, arseg, warp_only):
+    """Batched convolutions may round differently: labels agree on >= 99.9 % of the pixels."""
+    one = np.stack(play(ARSegPlayer(video.path, arseg, warp_only=warp_only)))
+    gop = np.stack(play(ARSegPlayer(video.path, arseg, warp_only=warp_only, batch_gop=True)))
+    assert gop.shape == one.shape == (2 * GOP, 120, 160)
+    assert (gop == one).mean() >= 0.999
+    hr_one = np.stack(play(HRPlayer(video.path, arseg.hr_model)))
+    hr_gop = np.stack(play(HRPlayer(video.path, arseg.hr_model, batch_gop=True)))
+    assert (hr_one == hr_gop).mean() >= 0.999
+    np.testing.assert_array_equal(gop[[0, GOP]], hr_gop[[0, GOP]])
+
+
+def test_players_keep_at_most_one_gop(video, arseg):
+    player = ARSegPlayer(video.path, arseg, batch_gop=True)
+    with torch.inference_mode():
+        player.step()
+        assert len(player._ready) == GOP - 1 and player._pending.frame_type == "I"
+        for _ in range(GOP):
+            player.step()
+        assert len(player._ready) == GOP - 1 and player._pending is None
+
+
+def test_bench_player_command_writes_the_table_and_json(video, tmp_path, capsys):
+    import json
+
+    from arseg_tutorial.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench-player", str(video.path), "--profile", "ci", "--random-weights",
+                 "--passes", "1", "--frames", "4", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {"hr_ms_per_frame", "arseg_ms_per_frame", "speedup", "stages"} <= set(result)
+    assert result["frames"] == 4 and set(result["stages"]) == {"hr", "arseg"}
+    assert result["stages"]["arseg"]["lr_net"] > 0 and result["stages"]["hr"]["lr_net"] == 0
+    assert "speed-up" in capsys.readouterr().out
