@@ -15,7 +15,7 @@ import torch
 from arseg_tutorial import assets
 from arseg_tutorial.config import Profile, data_dir
 from arseg_tutorial.evaluate import (DistanceReport, evaluate_by_distance, make_segmenter,
-                                     measure_ms_per_frame, method_gmacs_per_frame)
+                                     measure_ms_per_frame, networks_gmacs_per_frame)
 from arseg_tutorial.train import recipes
 from arseg_tutorial.train.data import ClipSet, load_clips, source_fingerprint, split_config
 from arseg_tutorial.train.trainer import TrainResult, train
@@ -38,8 +38,8 @@ def train_shipped_run(profile: Profile, name: str, clips: ClipSet | None = None,
     hr_state = None
     if run.method != "hr":
         hr_state = train_shipped_run(profile, "hr", clips, progress).model.state_dict()
-    return train(run.config, clips, recipes.run_checkpoint_path(profile, run), hr_state=hr_state,
-                 progress=progress, max_steps=max_steps)
+    return train(run.config, clips, recipes.run_checkpoint_path(profile, run, hr_state),
+                 hr_state=hr_state, progress=progress, max_steps=max_steps, profile=profile.name)
 
 
 def evaluate_networks(method: str, scale: float, hr_model: torch.nn.Module | None,
@@ -53,9 +53,9 @@ def evaluate_networks(method: str, scale: float, hr_model: torch.nn.Module | Non
     from arseg_tutorial.scenes import CLASS_NAMES
 
     batched = make_segmenter(method, hr_model, lr_model, scale, batched=True)
-    kernel = lr_model.creff.kernel if getattr(lr_model, "creff", None) is not None else 7
-    gmacs = method_gmacs_per_frame(method, scale, model_name, profile.height, profile.width,
-                                   len(CLASS_NAMES), profile.net_width, profile.gop_length, kernel)
+    height, width = clips.frames.shape[2:4]
+    gmacs = networks_gmacs_per_frame(method, scale, hr_model, lr_model, height, width,
+                                     clips.frames.shape[1])
     report = evaluate_by_distance(batched, clips.frames, clips.labels, clips.flow_key, CLASS_NAMES, gmacs)
     report.ms_per_frame = float("nan")
     if timing_clips:
@@ -92,9 +92,10 @@ def build_assets(profile: Profile, folder: Path | None = None, progress: bool = 
     for run in recipes.shipped_runs(profile):
         result = train_shipped_run(profile, run.name, train_clips, progress)
         file = f"{assets.CHECKPOINT_FOLDER}/{run.name}.pt"
-        sha = assets.export_state_dict(result.model, folder / file)
+        sha = assets.export_state_dict(result.model, folder / file, result.meta)
         shipped[run.name] = assets.load_weights(
-            assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / file)
+            assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / file,
+            asked={"profile": profile.name, "method": run.method})
         hr = shipped.get("hr")
         report = evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
                                    shipped[run.name] if run.method != "hr" else None, test_clips, profile)
