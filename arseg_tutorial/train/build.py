@@ -17,7 +17,8 @@ from arseg_tutorial.config import Profile, data_dir
 from arseg_tutorial.evaluate import (DistanceReport, evaluate_by_distance, make_segmenter,
                                      measure_ms_per_frame, networks_gmacs_per_frame)
 from arseg_tutorial.train import recipes
-from arseg_tutorial.train.data import ClipSet, load_clips, source_fingerprint, split_config
+from arseg_tutorial.train.data import ClipSet, load_clips, split_config
+from arseg_tutorial.train.fingerprint import library_fingerprint, source_fingerprint
 from arseg_tutorial.train.trainer import TrainResult, train
 
 CURVE_EVERY = 5  # keep every 5th step of the loss history in data/ (the cache keeps all)
@@ -139,9 +140,10 @@ Everything here is made by one command (resumable; trained runs are cached under
 Profile `{manifest['profile']}`: {cfg['height']}x{cfg['width']} frames, BiSeNet18 at width {cfg['net_width']},
 GOP {cfg['gop_length']} (P-frames only), LR scales {cfg['lr_scales']}. Test split: {split['num_clips']} generated
 clips (seeds {split['first_seed']} to {split['first_seed'] + split['num_clips'] - 1}), encoded with H.264
-(crf {split['crf']}) and decoded. Machine: {manifest['machine']}, torch {manifest['torch']}. Scenes/codec
-output fingerprint `{manifest['source_fingerprint']}`: if `arseg_tutorial.train.data.source_fingerprint()`
-differs, the generator or the codec changed since, and the numbers need a rebuild.
+(crf {split['crf']}, one x264 thread: same frames, same bytes) and decoded. Machine: {manifest['machine']},
+torch {manifest['torch']}, {manifest.get('libraries', '?')}. Code fingerprint of the scene generator and the
+codec `{manifest['source_fingerprint']}`: if `arseg_tutorial.train.data.source_fingerprint()` differs, their
+code changed since, and the numbers need a rebuild (`tests/test_assets.py` checks this).
 
 | file | what |
 |---|---|
@@ -151,7 +153,7 @@ differs, the generator or the codec changed since, and the numbers need a rebuil
 | `ablation.json` | notebook 05: AR-Seg at s = 0.5 full / no FST loss / unfrozen classifier / zero flow |
 | `training_curves.json` | notebook 05: loss per step (every {CURVE_EVERY}th step) of every run |
 
-Recipe (DESIGN §1, sized for a 2-core CPU):
+Recipe (the paper's, sized for a 2-core CPU):
 - HR BiSeNet18: {cfg['hr_steps']} steps at lr {cfg['learning_rate']}.
 - LR-only and AR-Seg start from the trained HR network: {cfg['lr_steps']} / {cfg['arseg_steps']} steps at lr
   {cfg['finetune_learning_rate']}.
@@ -179,7 +181,8 @@ frame measured on this machine, one frame at a time, while other work shared the
 def _manifest(profile: Profile, test_config, entries: dict) -> dict:
     return {
         "profile": profile.name, "profile_config": profile.__dict__,
-        "source_fingerprint": source_fingerprint(), "build_command": assets.BUILD_COMMAND,
+        "source_fingerprint": source_fingerprint(), "libraries": library_fingerprint(),
+        "build_command": assets.BUILD_COMMAND,
         "test_split": test_config.__dict__, "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
         "checkpoints": entries,

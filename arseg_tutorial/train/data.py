@@ -9,7 +9,6 @@ file named by a hash of everything that defines it, written atomically.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
@@ -20,6 +19,7 @@ import torch
 
 from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import Profile, cache_dir
+from arseg_tutorial.train.fingerprint import library_fingerprint, source_fingerprint
 
 #: bump when the cached arrays change meaning, so that old caches are never read
 DATA_FORMAT_VERSION = 1
@@ -50,29 +50,13 @@ class ClipConfig:
     crf: int = 18
 
     def cache_key(self) -> str:
-        """A short hash of this config, the data format version and the generator's and codec's
-        source code (names the cache file: a change to any of them never reads a stale file)."""
+        """A short hash of this config, the data format version, the generator's and codec's
+        code and the libraries' versions (``train.fingerprint``; names the cache file: a change
+        to any of them never reads a stale file)."""
         text = json.dumps({**asdict(self), "format": DATA_FORMAT_VERSION,
-                           "sources": source_fingerprint()}, sort_keys=True)
+                           "sources": source_fingerprint(), "libraries": library_fingerprint()},
+                          sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@functools.lru_cache(maxsize=1)
-def source_fingerprint() -> str:
-    """A short hash of what the generator and the codec produce for a small probe clip.
-
-    Any change to ``arseg_tutorial.scenes`` or ``arseg_tutorial.codec`` that changes their output
-    changes this hash (and so every cache key and the manifest's fingerprint); edits that change
-    nothing (comments, docstrings) do not.
-    """
-    from arseg_tutorial.scenes import generate_clip
-
-    clip = generate_clip(0, length=4, height=120, width=160)
-    decoded, flows, valid, sizes = encode_clip(np.asarray(clip.frames), 4, 18)
-    digest = hashlib.sha256()
-    for array in (np.asarray(clip.frames), np.asarray(clip.labels), decoded, flows, valid, sizes):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:16]
 
 
 def split_config(profile: Profile, split: str, num_clips: int | None = None) -> ClipConfig:
