@@ -152,7 +152,7 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     manifest = build_assets(get_profile(args.profile), Path(args.out) if args.out else None,
-                            progress=not args.quiet)
+                            progress=not args.quiet, force=args.force)
     for name, entry in manifest["checkpoints"].items():
         m = entry["metrics"]
         print(f"{name:<28} mIoU {m['mean_miou']:6.2f}  {m['gmacs_per_frame']:.3f} GMACs/frame  "
@@ -233,6 +233,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                 help="rebuild every shipped checkpoint, manifest, sweep and ablation")
     build.add_argument("--out", help="output folder (default: data/)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument("--force", action="store_true",
+                       help="replace the artefacts of another profile in the output folder")
     build.set_defaults(func=cmd_build_assets)
     return parser
 
@@ -248,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (CheckpointFileError, CheckpointMismatchError, FileNotFoundError) as error:
+    except (CheckpointFileError, CheckpointMismatchError, FileNotFoundError, FileExistsError,
+            NotADirectoryError, PermissionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -78,14 +78,38 @@ def _train_command(run: recipes.Run) -> str:
     return cmd + (f" --ablation {run.ablation}" if run.ablation else "")
 
 
-def build_assets(profile: Profile, folder: Path | None = None, progress: bool = True) -> dict:
+def check_overwrite(profile: Profile, folder: Path, force: bool = False) -> None:
+    """Refuse to write ``profile``'s artefacts over a ``folder`` that holds another profile's.
+
+    Raises:
+        FileExistsError: ``folder`` has a manifest of another profile (or an unreadable one)
+            and ``force`` is False; the message names both and the flag.
+    """
+    path = folder / assets.MANIFEST_NAME
+    if force or not path.exists():
+        return
+    try:
+        existing = assets.load_manifest(folder).get("profile")
+    except ValueError:
+        existing = "unknown (unreadable manifest)"
+    if existing != profile.name:
+        raise FileExistsError(
+            f"{folder} holds artefacts of profile {existing}, and this build is for profile "
+            f"{profile.name}: pass --profile {existing} to rebuild them, --out DIR to write "
+            f"elsewhere, or --force to replace them")
+
+
+def build_assets(profile: Profile, folder: Path | None = None, progress: bool = True,
+                 force: bool = False) -> dict:
     """Train, export, evaluate and write everything; returns the manifest.
 
     Args:
         profile: the profile the shipped checkpoints are for (``laptop``).
         folder: where to write (default ``data/``).
+        force: write even over the artefacts of another profile (see ``check_overwrite``).
     """
     folder = folder or data_dir()
+    check_overwrite(profile, folder, force)
     train_clips = load_clips(split_config(profile, "train"), progress=progress)
     test_config = split_config(profile, "test")
     test_clips = load_clips(test_config, progress=progress)

@@ -9,6 +9,7 @@ Everything stored is a tensor or a plain value (RNG states included), so a check
 """
 from __future__ import annotations
 
+import errno
 import random
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,27 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     same weights hash differently on every save.
     """
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        torch.save(obj, handle)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+    except (RuntimeError, OSError) as error:
+        if not _out_of_space(error, path):
+            raise
+        raise OSError(errno.ENOSPC, f"no space left on the device to write {path}; the previous "
+                      f"file there (if any) is kept: free some space and run again") from None
     return path
+
+
+def _out_of_space(error: BaseException, path: Path) -> bool:
+    """Whether a failed write was (most likely) a full disk: ENOSPC, or torch's zip writer
+    failing ("enforce fail at inline_container") while the device has little space left."""
+    import shutil
+
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    if isinstance(error, RuntimeError) and "inline_container" in str(error):
+        return shutil.disk_usage(path.parent).free < 64 * 2**20
+    return False
 
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
