@@ -190,6 +190,7 @@ def encode_video(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathL
             with open(temp_path, "rb") as encoded:
                 path.write(encoded.read())
             return path
+        os.chmod(temp_path, 0o644)   # mkstemp makes 0600; a video is an ordinary file
         os.replace(temp_path, path)
         return Path(path)
     finally:

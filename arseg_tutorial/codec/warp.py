@@ -29,6 +29,15 @@ def _check(mode: str, padding: str) -> None:
         raise ValueError(f"padding must be 'border' or 'zeros', got {padding!r}")
 
 
+def _check_finite(flow: np.ndarray | torch.Tensor) -> None:
+    finite = torch.isfinite(flow) if isinstance(flow, torch.Tensor) else np.isfinite(np.asarray(flow))
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ValueError(f"flow has {bad} NaN or infinite values; a flow must be finite pixel "
+                         f"offsets (replace them, e.g. np.nan_to_num(flow), or mark those pixels "
+                         f"invalid and use zero flow there)")
+
+
 def _warp_numpy(image: np.ndarray, flow: np.ndarray, mode: Mode, padding: Padding) -> np.ndarray:
     height, width = image.shape[:2]
     if flow.shape != (height, width, 2):
@@ -124,6 +133,7 @@ def warp(x: np.ndarray | torch.Tensor, flow: np.ndarray | torch.Tensor, mode: Mo
         Same type, shape and dtype as ``x``. Zero flow returns ``x`` exactly.
     """
     _check(mode, padding)
+    _check_finite(flow)
     if isinstance(x, torch.Tensor):
         flow_t = flow if isinstance(flow, torch.Tensor) else torch.from_numpy(np.asarray(flow))
         return _warp_torch(x, flow_t, mode, padding)
