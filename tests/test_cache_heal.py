@@ -117,16 +117,6 @@ def test_max_steps_0_only_loads_the_checkpoint(tmp_path, capsys):
     assert "0/3 steps" in capsys.readouterr().out
 
 
-def test_workers_from_a_script_without_a_main_guard_finish(tmp_path):
-    script = tmp_path / "no_guard.py"
-    script.write_text("from arseg_tutorial.train.data import ClipConfig, build_clips\n"
-                      "clips = build_clips(ClipConfig(first_seed=1, num_clips=2, height=120, "
-                      "width=160, gop_length=4), workers=2)\n"
-                      "print('built', len(clips))\n")
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and result.stdout.count("built 2") == 1, result.stderr
-
-
 def test_build_assets_refuses_another_profiles_data(tmp_path, capsys):
     folder = tmp_path / "data"
     shutil.copytree(data_dir(), folder)

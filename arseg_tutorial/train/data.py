@@ -152,24 +152,21 @@ def build_clips(config: ClipConfig, progress: bool = False, workers: int = 1) ->
 
 
 def _build_in_processes(config: ClipConfig, workers: int) -> ClipSet:
-    """``build_clips`` split over ``workers`` processes.
+    """``build_clips`` split over ``workers`` spawned processes.
 
-    Where the OS can fork (Linux, macOS) the workers are forked: they do not import the calling
-    script again, so a script without an ``if __name__ == "__main__":`` guard works (spawned
-    workers would re-run it and start workers of their own, for ever). Elsewhere they are
-    spawned, and a worker that dies while starting fails the call with the fix.
+    Spawned workers import the calling script again: call this under
+    ``if __name__ == "__main__":`` in a script. (Forking instead deadlocked under pytest.)
     """
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
-    from multiprocessing import get_all_start_methods, get_context
+    from multiprocessing import get_context
 
     n = config.num_clips
     per_part = -(-n // min(workers, n))
     parts = [replace(config, first_seed=config.first_seed + i, num_clips=min(per_part, n - i))
              for i in range(0, n, per_part)]
     try:
-        method = "fork" if "fork" in get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(len(parts), mp_context=get_context(method)) as pool:
+        with ProcessPoolExecutor(len(parts), mp_context=get_context("spawn")) as pool:
             built = list(pool.map(build_clips, parts))
     except BrokenProcessPool:
         raise RuntimeError(
