@@ -3,8 +3,10 @@
 Introduced in notebook 05 (training curves, ablation) and notebook 06 (the sweep). The manifest
 (``data/manifest.json``) records for every checkpoint its training config, sha256, metrics on the
 test split, training time and the command that made it; ``python -m arseg_tutorial build-assets``
-rebuilds everything (resumably, see ``arseg_tutorial.train.build``). Checkpoints are float16
-state dicts; loading verifies the hash and returns float32 networks in eval mode.
+rebuilds everything (resumably, see ``arseg_tutorial.train.build``). A checkpoint file holds
+``{"meta": ..., "state_dict": float16 weights}`` (``arseg_tutorial.checkpoint_file``): it is read
+without running code, says what network it is, and loading checks that against what was asked;
+``load_shipped`` also verifies the hash. Networks come back as float32, in eval mode.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import torch
 from torch import nn
 
 from arseg_tutorial.atomic import atomic_path
+from arseg_tutorial.checkpoint_file import (CheckpointFileError, CheckpointMismatchError, check_meta,
+                                            describe, read_torch_file, split_network_file)
 from arseg_tutorial.config import data_dir, get_profile
 
 MANIFEST_NAME = "manifest.json"
@@ -63,12 +67,18 @@ def load_manifest(folder: Path | None = None) -> dict:
     return read_json(MANIFEST_NAME, folder)
 
 
-def export_state_dict(model: nn.Module, path: str | Path) -> str:
-    """Save ``model``'s weights as a float16 state dict (atomically); returns its sha256."""
+def export_state_dict(model: nn.Module, path: str | Path, meta: dict) -> str:
+    """Save ``model``'s weights as float16 with their ``meta`` (atomically); returns the sha256.
+
+    Args:
+        meta: what the network is, from ``arseg_tutorial.checkpoint_file.network_meta`` (a
+            ``TrainResult`` has it as ``.meta``).
+    """
     from arseg_tutorial.train.checkpoint import atomic_torch_save
 
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    atomic_torch_save(state, path)
+    state = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
+             for k, v in model.state_dict().items()}
+    atomic_torch_save({"meta": meta, "state_dict": state}, path)
     return sha256_of(path)
 
 
@@ -90,19 +100,69 @@ def build_network(config: dict, with_creff: bool) -> nn.Module:
     return model
 
 
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load a shipped float16 state dict or a trainer checkpoint into ``model`` (as float32)."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+def _structure(model: nn.Module) -> dict:
+    creff = getattr(model, "creff", None)
+    return {"creff_kernel": creff.kernel if creff is not None else None}
+
+
+def load_weights(model: nn.Module, path: str | Path, asked: dict | None = None,
+                 what: str = "checkpoint") -> nn.Module:
+    """Load a saved network (``export_state_dict`` file, trainer checkpoint or plain state dict)
+    into ``model`` (as float32); the file is read without running code.
+
+    Args:
+        asked: meta key -> value the caller needs (e.g. ``{"method": "hr", "profile": "ci"}``),
+            checked against the file's ``meta`` (see ``checkpoint_file.check_meta``).
+        what: what the file should be, for error messages.
+    Raises:
+        CheckpointFileError: the file is missing, damaged, foreign or unsafe.
+        CheckpointMismatchError: it holds another network than ``model`` or than ``asked``.
+    """
+    state, meta = split_network_file(read_torch_file(path, what), path)
+    if meta is not None and (meta.get("creff_kernel") is None) != (_structure(model)["creff_kernel"] is None):
+        has = "has a CReFF module" if meta.get("creff_kernel") else "has no CReFF module"
+        raise CheckpointMismatchError(
+            f"{path} holds {describe(meta)} that {has}, but the network to load it "
+            f"into {'has none' if _structure(model)['creff_kernel'] is None else 'has one'}; pass "
+            f"--method {meta.get('method')}, or build the network from the file with "
+            f"arseg_tutorial.assets.load_network")
+    check_meta(path, meta, {**_structure(model), **(asked or {})})
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()
+        detail = next((line.strip() for line in first[1:] if line.strip()), first[0])
+        raise CheckpointMismatchError(
+            f"{path} does not fit this network ({detail[:160]}); it was made for another model, "
+            f"width or profile: build the network from the file with "
+            f"arseg_tutorial.assets.load_network, or pass the --profile it was trained with") from None
     return model.eval()
 
 
-def load_shipped(name: str, folder: Path | None = None) -> nn.Module:
+def load_network(path: str | Path, asked: dict | None = None,
+                 what: str = "checkpoint") -> tuple[nn.Module, dict]:
+    """The network a saved file describes, built from its ``meta`` and loaded: (model, meta).
+
+    Introduced in notebook 05; use this for your own weights (``train --out`` files, trainer
+    checkpoints): the CReFF window, width and classes come from the file.
+
+    Raises:
+        CheckpointFileError: as ``load_weights``; also a file without ``meta`` (a plain state
+            dict: build the network yourself and use ``load_weights``).
+    """
+    state, meta = split_network_file(read_torch_file(path, what), path)
+    if meta is None:
+        raise CheckpointFileError(f"{path} is a plain state dict that does not say which network it "
+                                  f"is; build the network yourself (assets.build_network) and use "
+                                  f"assets.load_weights")
+    model = build_network(meta["train_config"], with_creff=meta.get("creff_kernel") is not None)
+    return load_weights(model, path, asked, what), meta
+
+
+def load_shipped(name: str, folder: Path | None = None, asked: dict | None = None) -> nn.Module:
     """A shipped network by run name ("hr", "lr-0.5", "arseg-0.5", "arseg-0.5-no_fst", ...).
 
-    The file's sha256 is checked against the manifest first.
+    The file's sha256 is checked against the manifest first; ``asked`` as in ``load_weights``.
 
     Raises:
         KeyError: no such checkpoint (the message lists the shipped ones).
@@ -117,7 +177,8 @@ def load_shipped(name: str, folder: Path | None = None) -> nn.Module:
     if sha256_of(path) != entry["sha256"]:
         raise ValueError(f"{path} does not match its sha256 in the manifest; restore it with git "
                          f"or rebuild with `{BUILD_COMMAND}`")
-    return load_weights(build_network(entry["config"], entry["config"]["method"] == "arseg"), path)
+    return load_weights(build_network(entry["config"], entry["config"]["method"] == "arseg"), path,
+                        asked=asked)
 
 
 def load_method(method: str, scale: float = 0.5, ablation: str | None = None,

@@ -42,41 +42,78 @@ def cmd_train(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     profile = get_profile(args.profile)
     config = recipes.make_config(profile, args.method, args.scale, args.ablation, seed=args.seed)
-    if args.steps:
+    if args.steps is not None:
         config = type(config)(**{**config.__dict__, "steps": args.steps,
                                  "stage1_steps": args.steps // 2 if args.method == "arseg" else 0})
-    if args.batch_size:
+    if args.batch_size is not None:
         config = type(config)(**{**config.__dict__, "batch_size": args.batch_size})
     run = recipes.Run(recipes.run_name(args.method, args.scale, args.ablation), config, args.ablation)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    if checkpoint is not None and checkpoint.exists():
+        from arseg_tutorial.train.checkpoint import load_checkpoint
+
+        load_checkpoint(checkpoint)   # a folder or a foreign file fails now, not after training
     hr_state = None
     if args.method != "hr":
-        hr = (assets.load_weights(assets.build_network(config.to_dict(), False), args.hr_checkpoint)
-              if args.hr_checkpoint else assets.get_or_train("hr", profile_name=profile.name))
+        if args.hr_checkpoint:
+            hr = assets.load_weights(assets.build_network(config.to_dict(), False), args.hr_checkpoint,
+                                     asked={"method": "hr", "profile": profile.name},
+                                     what="HR checkpoint")
+        else:
+            hr = assets.get_or_train("hr", profile_name=profile.name)
         hr_state = hr.state_dict()
+    checkpoint = checkpoint or recipes.run_checkpoint_path(profile, run, hr_state)
     clips = load_clips(split_config(profile, "train"), progress=True)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else recipes.run_checkpoint_path(profile, run)
     result = train(config, clips, checkpoint, hr_state=hr_state, max_steps=args.max_steps,
-                   device=get_device(args.device), progress=not args.quiet)
+                   device=get_device(args.device), progress=not args.quiet, profile=profile.name)
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return 0
+    loss = f"final loss {result.history[-1]['loss']:.4f}" if result.history else "no steps trained"
     print(f"{run.name}: {result.steps_done}/{config.steps} steps in {result.seconds:.0f} s, "
-          f"final loss {result.history[-1]['loss']:.4f}; checkpoint {checkpoint}")
+          f"{loss}; checkpoint {checkpoint}")
     if args.out and result.complete:
-        sha = assets.export_state_dict(result.model, args.out)
+        sha = assets.export_state_dict(result.model, args.out, result.meta)
         print(f"weights (float16) -> {args.out} (sha256 {sha[:12]}...)")
     return 0
 
 
-def _network_config(path: str, profile, method: str, scale: float) -> dict:
-    """The training config stored in a trainer checkpoint, else the profile's config."""
-    import torch
+def _load_evaluated(args: argparse.Namespace, profile, scale: float):
+    """(HR network, LR network) of ``evaluate``, each checked against what was asked."""
+    from arseg_tutorial import assets
+    from arseg_tutorial.checkpoint_file import CheckpointMismatchError, weights_sha256
 
-    from arseg_tutorial.train.recipes import make_config
-
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if isinstance(state.get("config"), dict):
-        return state["config"]
-    return make_config(profile, method, scale).to_dict()
+    trained = meta = None
+    if args.checkpoint:
+        asked = {"profile": profile.name, "method": "hr" if args.method == "warp" else args.method}
+        if args.method in ("lr", "arseg"):
+            asked["scale"] = scale
+        trained, meta = assets.load_network(args.checkpoint, asked)
+    hr = lr = None
+    if args.method in ("hr", "arseg", "warp"):
+        if args.hr_checkpoint:
+            hr, _ = assets.load_network(args.hr_checkpoint, {"profile": profile.name, "method": "hr"},
+                                        what="HR checkpoint")
+        elif args.method in ("hr", "warp") and trained is not None:
+            hr = trained
+        else:
+            hr = assets.load_shipped("hr")
+    if args.method in ("lr", "arseg"):
+        lr = trained if trained is not None else assets.load_method(args.method, scale, args.ablation)[1]
+    teacher = (meta or {}).get("hr_sha256")
+    if args.method == "arseg" and teacher is not None and teacher != weights_sha256(hr.state_dict()):
+        raise CheckpointMismatchError(
+            f"{args.checkpoint} was trained from HR teacher {teacher[:12]}, but the HR network "
+            f"here is {weights_sha256(hr.state_dict())[:12]} "
+            f"({args.hr_checkpoint or 'the shipped hr.pt'}); pass --hr-checkpoint with the HR "
+            f"weights it was trained from")
+    if not args.checkpoint and not args.hr_checkpoint:
+        shipped = assets.load_manifest()["profile"]
+        if shipped != profile.name:
+            raise CheckpointMismatchError(
+                f"the shipped checkpoints in data/ were made for profile {shipped}, but profile "
+                f"{profile.name} was asked for; pass --profile {shipped} (or --checkpoint with "
+                f"weights trained for {profile.name})")
+    return hr, lr
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -90,24 +127,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     own = bool(args.checkpoint or args.hr_checkpoint)
     profile = get_profile(args.profile if args.profile or own else assets.load_manifest()["profile"])
     scale = args.scale if args.method in ("lr", "arseg") else 1.0
+    hr, lr = _load_evaluated(args, profile, scale)
     clips = load_clips(ClipConfig(first_seed=args.seed, num_clips=args.clips, height=profile.height,
                                   width=profile.width, gop_length=profile.gop_length),
                        use_cache=not args.no_cache, progress=True)
-    if args.checkpoint:
-        trained = assets.load_weights(assets.build_network(
-            _network_config(args.checkpoint, profile, "hr" if args.method == "warp" else args.method, scale),
-            with_creff=args.method == "arseg"), args.checkpoint)
-    hr = lr = None
-    if args.method in ("hr", "arseg", "warp"):
-        if args.hr_checkpoint:
-            hr = assets.load_weights(assets.build_network(
-                _network_config(args.hr_checkpoint, profile, "hr", 1.0), False), args.hr_checkpoint)
-        elif args.method in ("hr", "warp") and args.checkpoint:
-            hr = trained
-        else:
-            hr = assets.load_shipped("hr")
-    if args.method in ("lr", "arseg"):
-        lr = trained if args.checkpoint else assets.load_method(args.method, scale, args.ablation)[1]
     report = evaluate_networks(args.method, scale, hr, lr, clips, profile)
     result = {"method": args.method, "scale": scale, "ablation": args.ablation, "seed": args.seed,
               "clips": args.clips, "profile": profile.name,
@@ -130,7 +153,7 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     manifest = build_assets(get_profile(args.profile), Path(args.out) if args.out else None,
-                            progress=not args.quiet)
+                            progress=not args.quiet, force=args.force)
     for name, entry in manifest["checkpoints"].items():
         m = entry["metrics"]
         print(f"{name:<28} mIoU {m['mean_miou']:6.2f}  {m['gmacs_per_frame']:.3f} GMACs/frame  "
@@ -198,6 +221,20 @@ def cmd_bench_player(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from arseg_tutorial.evaluate import METHODS as EVALUATE_METHODS
     from arseg_tutorial.train.data import SPLIT_SEEDS
@@ -222,9 +259,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", parents=[common, method],
                                 help="train one model (resumable; runs data-parallel under torchrun)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--steps", type=int, help="override the profile's number of steps")
-    train.add_argument("--batch-size", type=int, help="override the profile's (global) batch size")
-    train.add_argument("--max-steps", type=int, help="stop after this many steps (resume later)")
+    train.add_argument("--steps", type=_positive_int, help="override the profile's number of steps")
+    train.add_argument("--batch-size", type=_positive_int,
+                       help="override the profile's (global) batch size")
+    train.add_argument("--max-steps", type=_non_negative_int,
+                       help="stop after this many steps (resume later; 0 = only load)")
     train.add_argument("--checkpoint", help="resumable checkpoint path (default: in the cache)")
     train.add_argument("--hr-checkpoint", help="HR weights to start from (default: shipped/trained)")
     train.add_argument("--out", help="also write the final float16 weights here")
@@ -242,7 +281,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                    help="per-distance mIoU, GMACs and ms/frame on generated clips")
     evaluate.add_argument("--seed", type=int, default=SPLIT_SEEDS["test"],
                           help="generator seed of the first clip (default: the test split)")
-    evaluate.add_argument("--clips", type=int, default=16, help="number of clips (one GOP each)")
+    evaluate.add_argument("--clips", type=_positive_int, default=16,
+                          help="number of clips (one GOP each)")
     evaluate.add_argument("--json", help="write the results here")
     evaluate.add_argument("--checkpoint", help="evaluate these weights instead of the shipped ones "
                           "(for arseg: the LR branch)")
@@ -254,6 +294,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                 help="rebuild every shipped checkpoint, manifest, sweep and ablation")
     build.add_argument("--out", help="output folder (default: data/)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument("--force", action="store_true",
+                       help="replace the artefacts of another profile in the output folder")
     build.set_defaults(func=cmd_build_assets)
 
     copy = commands.add_parser("student-copy", help="write the notebooks with their solutions blanked "
@@ -284,12 +326,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: sys.argv[1:]) and run the chosen command; returns the exit code."""
+    from arseg_tutorial.checkpoint_file import CheckpointFileError, CheckpointMismatchError
+
     parser = _build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (CheckpointFileError, CheckpointMismatchError, FileNotFoundError, FileExistsError,
+            NotADirectoryError, PermissionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -174,9 +174,10 @@ def data_dir() -> Path:
     return root / "data"
 
 
-def cache_dir() -> Path:
+def cache_dir(create: bool = True) -> Path:
     """Where generated datasets and other caches go: $ARSEG_CACHE_DIR, else ``<checkout>/.cache``
-    (git-ignored), else ``~/.cache/arseg-tutorial``. Created if missing."""
+    (git-ignored), else ``~/.cache/arseg-tutorial``. Created if missing (unless ``create`` is
+    False)."""
     env = os.environ.get(CACHE_ENV)
     if env:
         path = Path(env).expanduser()
@@ -184,7 +185,8 @@ def cache_dir() -> Path:
         path = repo_root() / ".cache"
     else:
         path = Path.home() / ".cache" / "arseg-tutorial"
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -265,6 +265,38 @@ def _warp_gmacs_per_frame(model_name: str, height: int, width: int, num_classes:
     return gop_average(gmacs(hr, tuple(frame.shape)), classify, gop_length)
 
 
+def networks_gmacs_per_frame(method: str, scale: float, hr_model: torch.nn.Module | None,
+                             lr_model: torch.nn.Module | None, height: int, width: int,
+                             gop_length: int) -> float:
+    """GOP-average GMACs per frame of a method, counted on the networks themselves (their width,
+    classes and CReFF window, whatever a profile says); conventions of ``method_gmacs_per_frame``.
+
+    Args:
+        hr_model: the HR network ("hr", "arseg", "warp").
+        lr_model: the LR network ("lr"; "arseg": the LR branch with CReFF).
+        height, width: frame size in pixels.
+    """
+    from arseg_tutorial.cost import count_gmacs, gmacs, gop_average
+    from arseg_tutorial.cost import _on_meta
+    from arseg_tutorial.models.arseg import lr_size
+
+    frame = (1, 3, height, width)
+    lr_shape = (1, 3, *lr_size(height, width, scale))
+    if method == "lr":
+        return gmacs(lr_model, lr_shape)
+    hr_gmacs = gmacs(hr_model, frame)
+    if method == "hr":
+        return hr_gmacs
+    hr_meta = _on_meta(hr_model).eval()
+    with torch.no_grad():
+        feature = hr_meta.forward_phase1(torch.empty(frame, device="meta"))
+    if method == "warp":
+        return gop_average(hr_gmacs, count_gmacs(lambda: hr_meta.classify(feature, (height, width)),
+                                                 hr_meta), gop_length)
+    return gop_average(hr_gmacs, gmacs(lr_model, lr_shape, reference_shape=tuple(feature.shape)),
+                       gop_length)
+
+
 def measure_ms_per_frame(segment_gop: GopSegmenter, frames: np.ndarray, flows: np.ndarray,
                          max_clips: int = 2) -> float:
     """Wall-clock milliseconds per frame of a (frame-by-frame) segmenter over the first clips.

@@ -45,8 +45,9 @@ def test_a_tampered_checkpoint_is_refused(tmp_path, manifest):
     shutil.copytree(data_dir(), folder)
     path = folder / manifest["checkpoints"]["hr"]["file"]
     state = torch.load(path)
-    first = next(k for k, v in state.items() if v.is_floating_point())
-    state[first] = state[first] + 1
+    weights = state["state_dict"]
+    first = next(k for k, v in weights.items() if v.is_floating_point())
+    weights[first] = weights[first] + 1
     torch.save(state, path)
     assert assets.verify_hashes(folder)["hr"] is False
     with pytest.raises(ValueError, match="sha256"):

@@ -8,6 +8,7 @@ import pytest
 matplotlib.use("agg")
 
 from arseg_tutorial import assets  # noqa: E402
+from arseg_tutorial.checkpoint_file import network_meta  # noqa: E402
 from arseg_tutorial.config import data_dir, get_profile  # noqa: E402
 from arseg_tutorial.evaluate import make_segmenter  # noqa: E402
 from arseg_tutorial.train import recipes  # noqa: E402
@@ -52,7 +53,9 @@ def write_fake_assets(folder) -> dict:
         metrics = {"mean_miou": float(np.mean(per_distance)), "per_distance": per_distance,
                    "per_class_iou": {}, "per_distance_per_class": [],
                    "gmacs_per_frame": gmacs_of(run.method, run.scale), "ms_per_frame": 5.0, "frames": 24}
-        entries[run.name] = {"file": file, "sha256": assets.export_state_dict(net, folder / file),
+        meta = network_meta(run.config.to_dict(), profile=profile.name, has_creff=run.method == "arseg",
+                            state_dict=net.state_dict())
+        entries[run.name] = {"file": file, "sha256": assets.export_state_dict(net, folder / file, meta),
                              "method": run.method, "scale": run.scale, "ablation": run.ablation,
                              "config": run.config.to_dict(), "command": f"train {run.name}",
                              "metrics": metrics}

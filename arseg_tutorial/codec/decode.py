@@ -43,6 +43,8 @@ class DecodedFrame:
         decode_index: position of that packet in decode (bitstream) order.
         motion_vectors: structured array (see module docstring); empty for I-frames.
         time_s: presentation time in seconds.
+        corrupt: FFmpeg flagged the frame as decoded from damaged data (concealed errors).
+        rotation: the display rotation in degrees the stream asks for (0 = none).
     """
 
     index: int
@@ -52,6 +54,8 @@ class DecodedFrame:
     decode_index: int
     motion_vectors: np.ndarray
     time_s: float
+    corrupt: bool = False
+    rotation: int = 0
 
 
 @dataclass
@@ -67,7 +71,10 @@ class Video:
         fps: frames per second.
         codec: codec name ("h264", "hevc", "vp9", "av1", ...).
         encoder_settings: x264's key=value options read from the stream ({} if not x264).
-        complete: False if decoding stopped early (see ``CorruptVideoError``).
+        complete: False if decoding stopped early (see ``CorruptVideoError``) or if any frame
+            was decoded from damaged data (see ``damaged_frames``).
+        damaged_frames: display indices of frames FFmpeg flagged as corrupt, and of the frames
+            after them that reference them (up to the next I-frame).
         cache: memo of flows computed by ``flow_to_keyframe`` (not part of the data).
     """
 
@@ -80,6 +87,7 @@ class Video:
     codec: str
     encoder_settings: dict[str, str] = field(default_factory=dict)
     complete: bool = True
+    damaged_frames: tuple[int, ...] = ()
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -229,7 +237,8 @@ def iter_video(source: VideoSource, *, motion_vectors: bool = True,
                         frame_type=_frame_type(frame), packet_size=size, decode_index=order,
                         motion_vectors=_motion_vectors(frame) if motion_vectors
                         else np.zeros(0, MOTION_VECTOR_DTYPE),
-                        time_s=float(frame.time) if frame.time is not None else index / fps)
+                        time_s=float(frame.time) if frame.time is not None else index / fps,
+                        corrupt=bool(frame.is_corrupt), rotation=int(frame.rotation or 0))
                     index += 1
         except av.error.FFmpegError as err:
             raise CorruptVideoError(
@@ -265,11 +274,48 @@ def _collect(records: list[DecodedFrame], info: tuple[float, str, dict[str, str]
     images = [r.image for r in records if r.image is not None]
     frames = np.stack(images) if images else np.zeros((0, 0, 0, 3), np.uint8)
     order = sorted(range(len(records)), key=lambda i: records[i].decode_index)
+    damaged = damaged_frames([r.corrupt for r in records], "".join(r.frame_type for r in records))
     return Video(frames=frames, frame_types="".join(r.frame_type for r in records),
                  packet_sizes=np.array([r.packet_size for r in records], np.int64),
                  decode_order=np.array(order, np.int64),
                  motion_vectors=[r.motion_vectors for r in records], fps=fps, codec=codec,
-                 encoder_settings=settings, complete=complete)
+                 encoder_settings=settings, complete=complete and not damaged,
+                 damaged_frames=damaged)
+
+
+def damaged_frames(corrupt: list[bool], frame_types: str) -> tuple[int, ...]:
+    """Display indices of corrupt frames and of those after them up to the next I-frame (P- and
+    B-frames predict from damaged pictures and carry the damage on)."""
+    damaged, carrying = [], False
+    for index, (bad, kind) in enumerate(zip(corrupt, frame_types)):
+        carrying = bad or (carrying and kind != "I")
+        if carrying:
+            damaged.append(index)
+    return tuple(damaged)
+
+
+def _ranges(indices: tuple[int, ...]) -> str:
+    runs, start = [], None
+    for i, index in enumerate(indices):
+        start = index if start is None else start
+        if i + 1 == len(indices) or indices[i + 1] != index + 1:
+            runs.append(f"{start}" if start == index else f"{start}-{index}")
+            start = None
+    return ", ".join(runs)
+
+
+def _warn_about(video: Video, records: list[DecodedFrame]) -> None:
+    if video.damaged_frames:
+        warnings.warn(f"frames {_ranges(video.damaged_frames)} (display order) of {len(video)} were "
+                      f"decoded from damaged data (FFmpeg concealed the errors), so video.complete "
+                      f"is False; re-encode or re-download the file, or drop those frames",
+                      UserWarning, stacklevel=3)
+    rotation = next((r.rotation for r in records if r.rotation), 0)
+    if rotation:
+        warnings.warn(f"the stream asks for a display rotation of {rotation} degrees, which is "
+                      f"not applied: frames are as stored; rotate them with "
+                      f"np.rot90(video.frames, k={rotation // 90 % 4}, axes=(1, 2)) if needed",
+                      UserWarning, stacklevel=3)
 
 
 def read_video(source: VideoSource, *, motion_vectors: bool = True,
@@ -300,5 +346,8 @@ def read_video(source: VideoSource, *, motion_vectors: bool = True,
         if not allow_partial:
             raise
         warnings.warn(str(err), UserWarning, stacklevel=2)
+        _warn_about(err.partial_video, records)
         return err.partial_video
-    return _collect(records, info, complete=True)
+    video = _collect(records, info, complete=True)
+    _warn_about(video, records)
+    return video

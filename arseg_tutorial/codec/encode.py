@@ -1,8 +1,10 @@
 """Encode RGB frames as H.264 (libx264 through PyAV) with a fixed, verified GOP structure.
 
-Introduced in notebook 01. The stream options follow DESIGN §3: ``g`` (GOP length),
+Introduced in notebook 01. The stream options: ``g`` (GOP length),
 ``sc_threshold=0`` (no scene-cut I-frames), ``refs=1`` (a P-frame references the previous
-anchor only), ``bf`` B-frames with ``b-pyramid none`` and ``b_strategy 0`` (a fixed IBBP pattern).
+anchor only), ``bf`` B-frames with ``b-pyramid none`` and ``b_strategy 0`` (a fixed IBBP pattern),
+and ``threads=1``: with several threads x264's output depends on the CPU count and, on a busy
+CPU, on timing, so the same frames could give different bytes; one thread gives one output.
 libx264 silently ignores misspelled options, so after encoding the settings string that x264
 writes into the stream is read back and compared with what was asked for.
 """
@@ -32,7 +34,7 @@ def x264_options(gop: int, bframes: int, crf: int) -> dict[str, str]:
     Introduced in notebook 01.
     """
     options = {"g": str(gop), "sc_threshold": "0", "refs": "1", "bf": str(bframes),
-               "crf": str(crf)}
+               "crf": str(crf), "threads": "1"}
     if bframes > 0:
         options.update({"b-pyramid": "none", "b_strategy": "0"})
     return options
@@ -59,7 +61,7 @@ def parse_x264_settings(data: bytes) -> dict[str, str]:
 
 def _expected_settings(gop: int, bframes: int, crf: int) -> dict[str, str]:
     expected = {"keyint": str(gop), "scenecut": "0", "ref": "1", "bframes": str(bframes),
-                "crf": f"{float(crf):.1f}"}
+                "crf": f"{float(crf):.1f}", "threads": "1", "lookahead_threads": "1"}
     if bframes > 0:
         expected.update({"b_pyramid": "0", "b_adapt": "0"})
     return expected
@@ -188,6 +190,7 @@ def encode_video(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathL
             with open(temp_path, "rb") as encoded:
                 path.write(encoded.read())
             return path
+        os.chmod(temp_path, 0o644)   # mkstemp makes 0600; a video is an ordinary file
         os.replace(temp_path, path)
         return Path(path)
     finally:

@@ -31,6 +31,17 @@ def _check(mode: str, padding: str) -> None:
         raise ValueError(f"padding must be 'border' or 'zeros', got {padding!r}")
 
 
+def _check_finite(flow: np.ndarray | torch.Tensor) -> None:
+    torch = sys.modules.get("torch")  # no tensor can exist before torch is imported
+    is_tensor = torch is not None and isinstance(flow, torch.Tensor)
+    finite = torch.isfinite(flow) if is_tensor else np.isfinite(np.asarray(flow))
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ValueError(f"flow has {bad} NaN or infinite values; a flow must be finite pixel "
+                         f"offsets (replace them, e.g. np.nan_to_num(flow), or mark those pixels "
+                         f"invalid and use zero flow there)")
+
+
 def _warp_numpy(image: np.ndarray, flow: np.ndarray, mode: Mode, padding: Padding) -> np.ndarray:
     height, width = image.shape[:2]
     if flow.shape != (height, width, 2):
@@ -131,6 +142,7 @@ def warp(x: np.ndarray | torch.Tensor, flow: np.ndarray | torch.Tensor, mode: Mo
         Same type, shape and dtype as ``x``. Zero flow returns ``x`` exactly.
     """
     _check(mode, padding)
+    _check_finite(flow)
     torch = sys.modules.get("torch")  # no tensor can exist before torch is imported
     if torch is not None and isinstance(x, torch.Tensor):
         flow_t = flow if isinstance(flow, torch.Tensor) else torch.from_numpy(np.asarray(flow))

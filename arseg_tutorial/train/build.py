@@ -15,9 +15,10 @@ import torch
 from arseg_tutorial import assets
 from arseg_tutorial.config import Profile, data_dir
 from arseg_tutorial.evaluate import (DistanceReport, evaluate_by_distance, make_segmenter,
-                                     measure_ms_per_frame, method_gmacs_per_frame)
+                                     measure_ms_per_frame, networks_gmacs_per_frame)
 from arseg_tutorial.train import recipes
-from arseg_tutorial.train.data import ClipSet, load_clips, source_fingerprint, split_config
+from arseg_tutorial.train.data import ClipSet, load_clips, split_config
+from arseg_tutorial.train.fingerprint import library_fingerprint, source_fingerprint
 from arseg_tutorial.train.trainer import TrainResult, train
 
 CURVE_EVERY = 5  # keep every 5th step of the loss history in data/ (the cache keeps all)
@@ -38,8 +39,8 @@ def train_shipped_run(profile: Profile, name: str, clips: ClipSet | None = None,
     hr_state = None
     if run.method != "hr":
         hr_state = train_shipped_run(profile, "hr", clips, progress).model.state_dict()
-    return train(run.config, clips, recipes.run_checkpoint_path(profile, run), hr_state=hr_state,
-                 progress=progress, max_steps=max_steps)
+    return train(run.config, clips, recipes.run_checkpoint_path(profile, run, hr_state),
+                 hr_state=hr_state, progress=progress, max_steps=max_steps, profile=profile.name)
 
 
 def evaluate_networks(method: str, scale: float, hr_model: torch.nn.Module | None,
@@ -53,9 +54,9 @@ def evaluate_networks(method: str, scale: float, hr_model: torch.nn.Module | Non
     from arseg_tutorial.scenes import CLASS_NAMES
 
     batched = make_segmenter(method, hr_model, lr_model, scale, batched=True)
-    kernel = lr_model.creff.kernel if getattr(lr_model, "creff", None) is not None else 7
-    gmacs = method_gmacs_per_frame(method, scale, model_name, profile.height, profile.width,
-                                   len(CLASS_NAMES), profile.net_width, profile.gop_length, kernel)
+    height, width = clips.frames.shape[2:4]
+    gmacs = networks_gmacs_per_frame(method, scale, hr_model, lr_model, height, width,
+                                     clips.frames.shape[1])
     report = evaluate_by_distance(batched, clips.frames, clips.labels, clips.flow_key, CLASS_NAMES, gmacs)
     report.ms_per_frame = float("nan")
     if timing_clips:
@@ -77,14 +78,38 @@ def _train_command(run: recipes.Run) -> str:
     return cmd + (f" --ablation {run.ablation}" if run.ablation else "")
 
 
-def build_assets(profile: Profile, folder: Path | None = None, progress: bool = True) -> dict:
+def check_overwrite(profile: Profile, folder: Path, force: bool = False) -> None:
+    """Refuse to write ``profile``'s artefacts over a ``folder`` that holds another profile's.
+
+    Raises:
+        FileExistsError: ``folder`` has a manifest of another profile (or an unreadable one)
+            and ``force`` is False; the message names both and the flag.
+    """
+    path = folder / assets.MANIFEST_NAME
+    if force or not path.exists():
+        return
+    try:
+        existing = assets.load_manifest(folder).get("profile")
+    except ValueError:
+        existing = "unknown (unreadable manifest)"
+    if existing != profile.name:
+        raise FileExistsError(
+            f"{folder} holds artefacts of profile {existing}, and this build is for profile "
+            f"{profile.name}: pass --profile {existing} to rebuild them, --out DIR to write "
+            f"elsewhere, or --force to replace them")
+
+
+def build_assets(profile: Profile, folder: Path | None = None, progress: bool = True,
+                 force: bool = False) -> dict:
     """Train, export, evaluate and write everything; returns the manifest.
 
     Args:
         profile: the profile the shipped checkpoints are for (``laptop``).
         folder: where to write (default ``data/``).
+        force: write even over the artefacts of another profile (see ``check_overwrite``).
     """
     folder = folder or data_dir()
+    check_overwrite(profile, folder, force)
     train_clips = load_clips(split_config(profile, "train"), progress=progress)
     test_config = split_config(profile, "test")
     test_clips = load_clips(test_config, progress=progress)
@@ -92,9 +117,10 @@ def build_assets(profile: Profile, folder: Path | None = None, progress: bool = 
     for run in recipes.shipped_runs(profile):
         result = train_shipped_run(profile, run.name, train_clips, progress)
         file = f"{assets.CHECKPOINT_FOLDER}/{run.name}.pt"
-        sha = assets.export_state_dict(result.model, folder / file)
+        sha = assets.export_state_dict(result.model, folder / file, result.meta)
         shipped[run.name] = assets.load_weights(
-            assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / file)
+            assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / file,
+            asked={"profile": profile.name, "method": run.method})
         hr = shipped.get("hr")
         report = evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
                                    shipped[run.name] if run.method != "hr" else None, test_clips, profile)
@@ -138,9 +164,10 @@ Everything here is made by one command (resumable; trained runs are cached under
 Profile `{manifest['profile']}`: {cfg['height']}x{cfg['width']} frames, BiSeNet18 at width {cfg['net_width']},
 GOP {cfg['gop_length']} (P-frames only), LR scales {cfg['lr_scales']}. Test split: {split['num_clips']} generated
 clips (seeds {split['first_seed']} to {split['first_seed'] + split['num_clips'] - 1}), encoded with H.264
-(crf {split['crf']}) and decoded. Machine: {manifest['machine']}, torch {manifest['torch']}. Scenes/codec
-output fingerprint `{manifest['source_fingerprint']}`: if `arseg_tutorial.train.data.source_fingerprint()`
-differs, the generator or the codec changed since, and the numbers need a rebuild.
+(crf {split['crf']}, one x264 thread: same frames, same bytes) and decoded. Machine: {manifest['machine']},
+torch {manifest['torch']}, {manifest.get('libraries', '?')}. Code fingerprint of the scene generator and the
+codec `{manifest['source_fingerprint']}`: if `arseg_tutorial.train.data.source_fingerprint()` differs, their
+code changed since, and the numbers need a rebuild (`tests/test_assets.py` checks this).
 
 | file | what |
 |---|---|
@@ -150,7 +177,7 @@ differs, the generator or the codec changed since, and the numbers need a rebuil
 | `ablation.json` | notebook 05: AR-Seg at s = 0.5 full / no FST loss / unfrozen classifier / zero flow |
 | `training_curves.json` | notebook 05: loss per step (every {CURVE_EVERY}th step) of every run |
 
-Recipe (DESIGN §1, sized for a 2-core CPU):
+Recipe (the paper's, sized for a 2-core CPU):
 - HR BiSeNet18: {cfg['hr_steps']} steps at lr {cfg['learning_rate']}.
 - LR-only and AR-Seg start from the trained HR network: {cfg['lr_steps']} / {cfg['arseg_steps']} steps at lr
   {cfg['finetune_learning_rate']}.
@@ -178,7 +205,8 @@ frame measured on this machine, one frame at a time, while other work shared the
 def _manifest(profile: Profile, test_config, entries: dict) -> dict:
     return {
         "profile": profile.name, "profile_config": profile.__dict__,
-        "source_fingerprint": source_fingerprint(), "build_command": assets.BUILD_COMMAND,
+        "source_fingerprint": source_fingerprint(), "libraries": library_fingerprint(),
+        "build_command": assets.BUILD_COMMAND,
         "test_split": test_config.__dict__, "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
         "checkpoints": entries,

@@ -9,7 +9,6 @@ file named by a hash of everything that defines it, written atomically.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
@@ -20,6 +19,7 @@ import torch
 
 from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import Profile, cache_dir
+from arseg_tutorial.train.fingerprint import library_fingerprint, source_fingerprint
 
 #: bump when the cached arrays change meaning, so that old caches are never read
 DATA_FORMAT_VERSION = 1
@@ -49,30 +49,18 @@ class ClipConfig:
     gop_length: int = 12
     crf: int = 18
 
+    def __post_init__(self) -> None:
+        if self.num_clips < 1:
+            raise ValueError(f"num_clips must be at least 1, got {self.num_clips} (e.g. --clips 4)")
+
     def cache_key(self) -> str:
-        """A short hash of this config, the data format version and the generator's and codec's
-        source code (names the cache file: a change to any of them never reads a stale file)."""
+        """A short hash of this config, the data format version, the generator's and codec's
+        code and the libraries' versions (``train.fingerprint``; names the cache file: a change
+        to any of them never reads a stale file)."""
         text = json.dumps({**asdict(self), "format": DATA_FORMAT_VERSION,
-                           "sources": source_fingerprint()}, sort_keys=True)
+                           "sources": source_fingerprint(), "libraries": library_fingerprint()},
+                          sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@functools.lru_cache(maxsize=1)
-def source_fingerprint() -> str:
-    """A short hash of what the generator and the codec produce for a small probe clip.
-
-    Any change to ``arseg_tutorial.scenes`` or ``arseg_tutorial.codec`` that changes their output
-    changes this hash (and so every cache key and the manifest's fingerprint); edits that change
-    nothing (comments, docstrings) do not.
-    """
-    from arseg_tutorial.scenes import generate_clip
-
-    clip = generate_clip(0, length=4, height=120, width=160)
-    decoded, flows, valid, sizes = encode_clip(np.asarray(clip.frames), 4, 18)
-    digest = hashlib.sha256()
-    for array in (np.asarray(clip.frames), np.asarray(clip.labels), decoded, flows, valid, sizes):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:16]
 
 
 def split_config(profile: Profile, split: str, num_clips: int | None = None) -> ClipConfig:
@@ -151,16 +139,7 @@ def build_clips(config: ClipConfig, progress: bool = False, workers: int = 1) ->
         raise ValueError(f"workers must be >= 1, got {workers}")
     n, length, h, w = config.num_clips, config.gop_length, config.height, config.width
     if workers > 1 and n > 1:
-        from multiprocessing import get_context
-
-        per_part = -(-n // min(workers, n))
-        parts = [replace(config, first_seed=config.first_seed + i, num_clips=min(per_part, n - i))
-                 for i in range(0, n, per_part)]
-        with get_context("spawn").Pool(len(parts)) as pool:
-            built = pool.map(build_clips, parts)
-            pool.close()
-            pool.join()
-        return ClipSet(*[np.concatenate([getattr(b, f) for b in built]) for f in ClipSet.__dataclass_fields__])
+        return _build_in_processes(config, workers)
     out = ClipSet(np.zeros((n, length, h, w, 3), np.uint8), np.zeros((n, length, h, w), np.uint8),
                   np.zeros((n, length, h, w, 2), np.float32), np.zeros((n, length, h, w), bool),
                   np.zeros((n, length), np.int64))
@@ -172,14 +151,73 @@ def build_clips(config: ClipConfig, progress: bool = False, workers: int = 1) ->
     return out
 
 
+def _build_in_processes(config: ClipConfig, workers: int) -> ClipSet:
+    """``build_clips`` split over ``workers`` spawned processes.
+
+    Spawned workers import the calling script again: call this under
+    ``if __name__ == "__main__":`` in a script. (Forking instead deadlocked under pytest.)
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
+    n = config.num_clips
+    per_part = -(-n // min(workers, n))
+    parts = [replace(config, first_seed=config.first_seed + i, num_clips=min(per_part, n - i))
+             for i in range(0, n, per_part)]
+    try:
+        with ProcessPoolExecutor(len(parts), mp_context=get_context("spawn")) as pool:
+            built = list(pool.map(build_clips, parts))
+    except BrokenProcessPool:
+        raise RuntimeError(
+            "a worker process of build_clips(workers > 1) died while starting: a script that "
+            "calls it must do so under `if __name__ == \"__main__\":` (worker processes import "
+            "the script again), or use workers=1") from None
+    return ClipSet(*[np.concatenate([getattr(b, f) for b in built]) for f in ClipSet.__dataclass_fields__])
+
+
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
 
-def clips_cache_path(config: ClipConfig) -> Path:
-    """Where ``load_clips`` caches ``config``'s clips."""
-    return cache_dir() / "clips" / f"clips-{config.cache_key()}.npz"
+def clips_cache_path(config: ClipConfig, create: bool = True) -> Path:
+    """Where ``load_clips`` caches ``config``'s clips (``create``: make the cache folder)."""
+    return cache_dir(create) / "clips" / f"clips-{config.cache_key()}.npz"
+
+
+def _read_cached(path: Path, config: ClipConfig) -> ClipSet | None:
+    """The cached clips at ``path``, or None (with a warning) if the file is damaged."""
+    import warnings
+    import zipfile
+
+    try:
+        with np.load(path) as data:
+            clips = ClipSet(**{k: data[k] for k in ClipSet.__dataclass_fields__})
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError) as error:
+        warnings.warn(f"the cached clips {path} are damaged ({type(error).__name__}: {error}); "
+                      f"rebuilding them", RuntimeWarning, stacklevel=3)
+        return None
+    if clips.frames.shape[:2] != (config.num_clips, config.gop_length):
+        warnings.warn(f"the cached clips {path} hold {clips.frames.shape[:2]} clips x frames, not "
+                      f"{(config.num_clips, config.gop_length)}; rebuilding them", RuntimeWarning,
+                      stacklevel=3)
+        return None
+    return clips
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail now, before any clip is built, if the cache cannot be written."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise PermissionError(f"cannot write the clip cache in {folder} ({error.strerror}); pass "
+                              f"use_cache=False (--no-cache on the command line) or set "
+                              f"ARSEG_CACHE_DIR to a writable folder") from None
 
 
 def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = False,
@@ -187,16 +225,23 @@ def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = Fals
     """The clips of ``config``, from the cache when present, else built and cached.
 
     The cache file name is a hash of ``config`` (so a changed config never reads a stale file) and
-    the file is written to a temporary name and renamed (so an interrupted build leaves none).
+    the file is written to a temporary name and renamed (so an interrupted build leaves none); a
+    damaged cache file is rebuilt (with a warning). With ``use_cache=False`` nothing is written
+    (not even the cache folder).
+
+    Raises:
+        PermissionError: the cache folder cannot be written (checked before building).
     """
-    path = clips_cache_path(config)
-    if use_cache and path.is_file():
-        with np.load(path) as data:
-            return ClipSet(**{k: data[k] for k in ClipSet.__dataclass_fields__})
+    if not use_cache:
+        return build_clips(config, progress=progress, workers=workers)
+    path = clips_cache_path(config, create=False)
+    if path.is_file():
+        clips = _read_cached(path, config)
+        if clips is not None:
+            return clips
+    _check_writable(path.parent)
     clips = build_clips(config, progress=progress, workers=workers)
-    if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _save_npz_atomic(path, asdict(clips))
+    _save_npz_atomic(path, asdict(clips))
     return clips
 
 

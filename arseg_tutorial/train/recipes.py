@@ -94,10 +94,14 @@ def config_hash(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def run_checkpoint_path(profile: Profile, run: Run) -> Path:
+def run_checkpoint_path(profile: Profile, run: Run, hr_state: dict | None = None) -> Path:
     """The resumable checkpoint of ``run`` in the cache; its name holds the hashes of the training
-    config and of the training data, so a change to either starts a new run."""
+    config, of the training data, of the checkpoint format and (LR-only, AR-Seg) of the HR
+    teacher ``hr_state``, so a change to any of them starts a new run."""
+    from arseg_tutorial.checkpoint_file import FORMAT_VERSION, weights_sha256
     from arseg_tutorial.train.data import split_config
 
     data_key = split_config(profile, "train").cache_key()
-    return cache_dir() / "runs" / profile.name / f"{run.name}-{config_hash(run.config)}-{data_key}.pt"
+    teacher = f"-hr{weights_sha256(hr_state)[:12]}" if hr_state is not None else ""
+    return (cache_dir() / "runs" / profile.name /
+            f"{run.name}-{config_hash(run.config)}-{data_key}{teacher}-v{FORMAT_VERSION}.pt")

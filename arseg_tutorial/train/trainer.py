@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from arseg_tutorial.checkpoint_file import CheckpointMismatchError, network_meta, weights_sha256
 from arseg_tutorial.config import seed_everything
 from arseg_tutorial.train import distributed
 from arseg_tutorial.train.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
@@ -34,6 +35,7 @@ class TrainResult:
         steps_done: steps completed (less than ``config.steps`` if stopped by ``max_steps``).
         seconds: wall-clock training time summed over all sessions of this run.
         config: the run's configuration.
+        meta: what the network is (``checkpoint_file.network_meta``), for saving it.
     """
 
     model: nn.Module
@@ -41,6 +43,7 @@ class TrainResult:
     steps_done: int
     seconds: float
     config: TrainConfig
+    meta: dict
 
     @property
     def complete(self) -> bool:
@@ -119,7 +122,7 @@ def _cosine(total_steps: int):
 def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
           hr_state: dict | None = None, max_steps: int | None = None,
           device: torch.device | None = None, progress: bool = True,
-          checkpoint_every: int = 100,
+          checkpoint_every: int = 100, profile: str | None = None,
           on_step: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
     """Train (or resume) one run; under ``torchrun`` it runs data-parallel.
 
@@ -132,14 +135,19 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
         device: where to train (default CPU, or the process's GPU under torchrun).
         progress: show a tqdm bar (on the main process).
         checkpoint_every: steps between checkpoints.
+        profile: the profile the run belongs to, recorded in the checkpoint's ``meta``.
         on_step: called with each step's history record (e.g. to draw a live loss curve).
     Returns:
         A ``TrainResult``.
     Raises:
-        ValueError: the checkpoint at ``checkpoint_path`` belongs to a different config.
+        CheckpointMismatchError: the checkpoint at ``checkpoint_path`` belongs to a different
+            config or was trained from a different HR teacher.
+        CheckpointFileError: ``checkpoint_path`` is a folder or not a trainer checkpoint.
     """
     from tqdm.auto import tqdm
 
+    if max_steps is not None and max_steps < 0:
+        raise ValueError(f"max_steps must be >= 0 (0 = only load the checkpoint), got {max_steps}")
     context = distributed.setup(device)
     if config.batch_size < 2 * context.world_size:
         raise ValueError(f"batch_size {config.batch_size} gives each of the {context.world_size} "
@@ -149,12 +157,25 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
     optimizer = torch.optim.Adam(_parameter_groups(model, config), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.steps))
     step, history, seconds = 0, [], 0.0
+    hr_sha256 = weights_sha256(hr_state) if hr_state is not None else None
     checkpoint_path = Path(checkpoint_path)
-    if checkpoint_path.is_file():
+
+    def meta() -> dict:
+        return network_meta(config.to_dict(), profile=profile, has_creff=model.creff is not None,
+                            state_dict=model.state_dict(), hr_sha256=hr_sha256)
+
+    if checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, context.device)
         if state["config"] != config.to_dict():
-            raise ValueError(f"the checkpoint {checkpoint_path} was made with another config "
-                             f"({state['config']}); delete it or choose another checkpoint path")
+            raise CheckpointMismatchError(
+                f"the checkpoint {checkpoint_path} was made with another config "
+                f"({state['config']}); delete it or choose another checkpoint path")
+        if state["meta"].get("hr_sha256") != hr_sha256:
+            raise CheckpointMismatchError(
+                f"the checkpoint {checkpoint_path} was trained from HR teacher "
+                f"{str(state['meta'].get('hr_sha256'))[:12]}, but this run's HR teacher is "
+                f"{str(hr_sha256)[:12]}; pass the --hr-checkpoint it was trained from, or "
+                f"another --checkpoint path to train from this teacher")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -168,7 +189,8 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
     def checkpoint() -> None:
         if context.is_main:
             save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler,
-                            step=step, history=history, config=config.to_dict(), seconds=seconds)
+                            step=step, history=history, config=config.to_dict(), meta=meta(),
+                            seconds=seconds)
         distributed.barrier(context)
 
     bar = tqdm(total=stop, initial=step, desc=f"train {config.method} s={config.scale}",
@@ -197,4 +219,4 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
             checkpoint()
     bar.close()
     model.eval()
-    return TrainResult(model, history, step, seconds, config)
+    return TrainResult(model, history, step, seconds, config, meta())
