@@ -1,6 +1,7 @@
 """Encode RGB frames as H.264 (libx264 through PyAV) with a fixed, verified GOP structure.
 
-Introduced in notebook 01. The stream options follow DESIGN §3: ``g`` (GOP length),
+Introduced in notebook 01. The stream options (docs/codec.md#frame-types-and-the-gop):
+``g`` (GOP length),
 ``sc_threshold=0`` (no scene-cut I-frames), ``refs=1`` (a P-frame references the previous
 anchor only), ``bf`` B-frames with ``b-pyramid none`` and ``b_strategy 0`` (a fixed IBBP pattern).
 libx264 silently ignores misspelled options, so after encoding the settings string that x264
