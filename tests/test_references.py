@@ -153,7 +153,7 @@ def planted(tmp_path: Path) -> Path:
     (tmp_path / "notebooks" / "00.ipynb").write_text(json.dumps(
         {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     (tmp_path / "mod.py").write_text('"""Convention (docs/method.md#cost-per-frame); see '
-                                     'DES' 'IGN §1 and docs/method.md#missing-one."""\n')
+                                     'DES' 'IGN §1 and docs/' 'method.md#missing-one."""\n')
     (tmp_path / "README.md").write_text("Notes in ../shar" "ed/x.md; [ok](docs/method.md).\n")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
@@ -164,9 +164,9 @@ def test_the_scan_catches_each_kind_of_dangling_reference(planted):
     problems = "\n".join(repository_problems(planted))
     assert "mod.py:1: refers to 'DES" "IGN'" in problems
     assert "README.md:1: refers to '../shar" "ed'" in problems
-    assert "docs/gone.md does not exist" in problems
+    assert "docs/" "gone.md does not exist" in problems
     assert "method.md has no heading #no-such-part" in problems
-    assert "mentions docs/method.md#missing-one: no such heading" in problems
+    assert "mentions docs/" "method.md#missing-one: no such heading" in problems
     assert "cost-per-frame" not in problems, "a correct anchor was reported"
     assert len(repository_problems(planted)) == 5, problems
 
