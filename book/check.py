@@ -12,7 +12,8 @@ Browser checks, with Debian's ``chromium`` (headless, fresh profile, DNS switche
 
 - each checked page loads, and its DOM after scripts have run holds the expected content: the
   index links every chapter; a page with formulas holds one MathJax output element
-  (``mjx-container``) per formula; a page with widgets holds the rendered widgets;
+  (``mjx-container``) per formula; a page with widgets holds the rendered widgets, and its
+  explorers (Output widgets) show their first figure from the saved widget state;
 - Chromium's network log shows no request made by a page to anything but ``file:`` or ``data:``
   (requests that the browser itself makes, such as update checks, are told apart by their
   initiator and ignored);
@@ -170,8 +171,11 @@ def browser_problems(book: Path, pages: dict[Path, Page], workdir: Path) -> tupl
         page = pages[path]
         typeset = dom.count("<mjx-container")
         widgets = len(re.findall(r'class="[^"]*\bjupyter-widgets\b', dom))
+        outputs = len(re.findall(r'"_model_name": *"OutputModel"', path.read_text(encoding="utf-8")))
+        figures = _output_widgets_with_figures(dom)
         report.append(f"{name}: {len(dom)} bytes of DOM, {page.math} formulas -> {typeset} typeset, "
                       f"{page.widget_views} widget views -> {widgets} widget elements, "
+                      f"{outputs} output widgets -> {figures} showing a figure, "
                       f"{len(requests)} page requests")
         if "</html>" not in dom:
             problems.append(f"{name}: the page did not load")
@@ -183,11 +187,20 @@ def browser_problems(book: Path, pages: dict[Path, Page], workdir: Path) -> tupl
             problems.append(f"{name}: {page.math} formulas but {typeset} typeset by MathJax")
         if widgets < page.widget_views:
             problems.append(f"{name}: {page.widget_views} widgets but {widgets} rendered")
+        if outputs and not figures:
+            problems.append(f"{name}: no explorer shows its first figure (saved widget state)")
         for request in requests:
             url = request.get("url", "")
             if not url.startswith(LOCAL_SCHEMES):
                 problems.append(f"{name}: the page requested {url}")
     return problems, report
+
+
+def _output_widgets_with_figures(dom: str) -> int:
+    """How many rendered Output widgets in ``dom`` hold an image (an explorer's first view)."""
+    starts = [m.start() for m in re.finditer(r'<div class="[^"]*\bwidget-output\b', dom)]
+    ends = starts[1:] + [len(dom)]
+    return sum("<img" in dom[a:min(b, a + 20000)] for a, b in zip(starts, ends))
 
 
 def take_screenshots(book: Path, pages: dict[Path, Page], folder: Path, workdir: Path) -> list[Path]:
