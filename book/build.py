@@ -54,7 +54,7 @@ def log(message: str) -> None:
 def _digest(paths: list[Path], *extra: str) -> str:
     h = hashlib.sha256()
     for path in sorted(paths):
-        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.name.encode())
         h.update(path.read_bytes())
     for item in extra:
         h.update(item.encode())
@@ -93,29 +93,28 @@ def execute(notebook: Path, profile: str, cache: Path, library_digest: str) -> n
     """The notebook executed top to bottom in a fresh kernel (from the cache when unchanged)."""
     from nbclient import NotebookClient
 
+    from arseg_tutorial.atomic import atomic_path
+
     key = _digest([notebook], profile, library_digest)
     cached = cache / notebook.name
-    key_file = cached.with_suffix(".key")
-    if cached.exists() and key_file.exists() and key_file.read_text() == key:
-        log(f"{notebook.name}: executed copy is up to date")
-        return nbformat.read(cached, as_version=4)
+    if cached.exists():
+        previous = nbformat.read(cached, as_version=4)
+        if previous.metadata.get("arseg_book_key") == key:
+            log(f"{notebook.name}: executed copy is up to date")
+            return previous
     nb = nbformat.read(notebook, as_version=4)
-    env_before = {k: os.environ.get(k) for k in ("ARSEG_PROFILE", "MPLBACKEND")}
-    os.environ.update(ARSEG_PROFILE=profile, MPLBACKEND="module://matplotlib_inline.backend_inline")
+    env = {**os.environ, "ARSEG_PROFILE": profile,
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     start = time.perf_counter()
-    try:
-        with tempfile.TemporaryDirectory() as spec_dir:
-            client = NotebookClient(nb, km=_kernel_manager(Path(spec_dir)), timeout=CELL_TIMEOUT_S,
-                                    resources={"metadata": {"path": str(NOTEBOOKS)}},
-                                    store_widget_state=True, record_timing=False)
-            client.execute(cleanup_kc=True)
-    finally:
-        for k, v in env_before.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    with tempfile.TemporaryDirectory() as spec_dir:
+        client = NotebookClient(nb, km=_kernel_manager(Path(spec_dir)), timeout=CELL_TIMEOUT_S,
+                                resources={"metadata": {"path": str(NOTEBOOKS)}},
+                                store_widget_state=True, record_timing=False)
+        client.execute(cleanup_kc=True, env=env)
     log(f"{notebook.name}: executed in the {profile} profile in {time.perf_counter() - start:.0f} s")
-    cache.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, cached)
-    key_file.write_text(key)
+    nb.metadata["arseg_book_key"] = key
+    with atomic_path(cached, suffix=".ipynb") as tmp:
+        nbformat.write(nb, tmp)
     return nb
 
 
