@@ -12,7 +12,7 @@ ARGS ?=
 # JupyterLab refuses to start as root (a container's usual user) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab lab-refresh test book setup clean-cache
+.PHONY: lab lab-refresh test book book-check setup clean-cache
 
 setup: $(STAMP)
 
@@ -37,10 +37,13 @@ lab-refresh: $(STAMP)
 test: $(STAMP)
 	ARSEG_PROFILE=ci $(PY) -m pytest
 
+# The executed notebooks as an offline book (Sphinx + MyST-NB); `make book PROFILE=ci` is fast.
 book: $(STAMP)
-	mkdir -p build/book
-	ARSEG_PROFILE=$(PROFILE) $(VENV)/bin/jupyter nbconvert --to html --execute \
-		--ExecutePreprocessor.timeout=1800 --output-dir build/book notebooks/*.ipynb
+	$(PY) book/build.py --profile $(PROFILE)
+
+# The built book in headless Chromium: links, formulas, widgets, no network; screenshots.
+book-check: $(STAMP)
+	$(PY) book/check.py build/book --screenshots build/book-check
 
 clean-cache:
 	rm -rf .cache

@@ -1,6 +1,7 @@
 """Cost accounting: GMACs per model, per scale and per GOP, and measured latency.
 
-Introduced in notebook 03. The project's convention (DESIGN §1): **GMACs = torch's
+Introduced in notebook 03. The project's convention (docs/method.md#how-gmacs-are-counted-here):
+**GMACs = torch's
 FlopCounterMode FLOPs / 2** (it counts convolutions, linear layers and matrix products, 2 FLOPs per
 multiply-accumulate, and nothing else) **plus an analytic term for the local attention**
 (2 * C * k^2 * H * W MACs for CReFF's similarity + aggregation, elementwise ops the counter does

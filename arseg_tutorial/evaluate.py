@@ -1,6 +1,7 @@
 """Evaluation by keyframe distance: confusion matrices, IoU, per-distance mIoU, cost and timing.
 
-Introduced in notebook 06. DESIGN §1: for each distance d = 0 .. L-1 from the I-frame, one
+Introduced in notebook 06. The protocol (docs/method.md#evaluation-by-keyframe-distance): for
+each distance d = 0 .. L-1 from the I-frame, one
 confusion matrix is accumulated over the whole split (label 255 ignored); IoU = diag / (row + col
 - diag); mIoU = mean over classes; the reported number is the mean over the L distances. Frames are
 the *decoded* frames, so even the HR model's accuracy falls with d.

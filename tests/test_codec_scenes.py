@@ -1,6 +1,7 @@
 """Codec motion on the generated street scenes: one-step flow error and chained label transfer.
 
-Statistics are pooled over a small split of clips (DESIGN §1: one confusion matrix over the split).
+Statistics are pooled over a small split of clips: one confusion matrix over the split, as in
+docs/method.md#evaluation-by-keyframe-distance.
 """
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Cost accounting: the project's GMACs convention against DESIGN's reference numbers."""
+"""Cost accounting: the project's GMACs convention against the reference numbers.
+
+The convention and the numbers: docs/method.md#how-gmacs-are-counted-here.
+"""
 from __future__ import annotations
 
 import pytest

@@ -2,12 +2,14 @@
 
 Introduced in notebook 02. With ``refs=1`` a P-frame's vectors point to the previous anchor
 (I or P frame); a B-frame's past vectors (``source < 0``) point to the previous anchor and its
-future vectors (``source > 0``) to the next one. Composition (DESIGN §3), sampled bilinearly:
+future vectors (``source > 0``) to the next one. Composition, sampled bilinearly
+(docs/codec.md#chaining-to-the-keyframe):
 
     F(t -> key)(x) = F(t -> a)(x) + F(a -> key)(x + F(t -> a)(x)),
 
 valid where the step is valid and the anchor's chained flow is valid at the landing point.
-The formula is applied everywhere (one-step holes carry zero motion, DESIGN §2), so where
+The formula is applied everywhere (one-step holes carry zero motion,
+docs/codec.md#motion-vectors), so where
 ``valid`` is False the flow is still the chain's best guess rather than zero.
 A B-frame uses its past chain where valid and falls back to the future chain elsewhere (only if
 the next anchor is a P-frame of the same GOP).
@@ -48,7 +50,7 @@ def compose(step_flow: np.ndarray, step_valid: np.ndarray, ref_flow: np.ndarray,
             ref_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Chain a one-step backward flow with the reference frame's flow to the keyframe.
 
-    Introduced in notebook 02 (the DESIGN §3 formula, sampled bilinearly).
+    Introduced in notebook 02 (docs/codec.md#chaining-to-the-keyframe, sampled bilinearly).
 
     Args:
         step_flow, step_valid: (H, W, 2) float32 / (H, W) bool, frame t -> its reference a.

@@ -4,7 +4,7 @@ Introduced in notebook 01 (frame types, bytes per frame, decode order) and noteb
 vectors). ``iter_video`` streams one frame at a time (bounded memory); ``read_video`` collects a
 whole (short) video into a ``Video``. Motion vectors are FFmpeg's ``export_mvs`` side data: one
 structured array per frame with fields (source, w, h, src_x, src_y, dst_x, dst_y, flags,
-motion_x, motion_y, motion_scale); see DESIGN §3 for the conventions.
+motion_x, motion_y, motion_scale); see docs/codec.md#motion-vectors for the conventions.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Encode RGB frames as H.264 (libx264 through PyAV) with a fixed, verified GOP structure.
 
-Introduced in notebook 01. The stream options: ``g`` (GOP length),
+Introduced in notebook 01. The stream options (docs/codec.md#frame-types-and-the-gop):
+``g`` (GOP length),
 ``sc_threshold=0`` (no scene-cut I-frames), ``refs=1`` (a P-frame references the previous
 anchor only), ``bf`` B-frames with ``b-pyramid none`` and ``b_strategy 0`` (a fixed IBBP pattern),
 and ``threads=1``: with several threads x264's output depends on the CPU count and, on a busy

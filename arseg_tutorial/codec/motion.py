@@ -1,7 +1,8 @@
 """Block motion vectors -> a dense backward flow per pixel, with a validity mask.
 
 Introduced in notebook 02. H.264 stores one vector per block (16x16, 16x8, 8x16 or 8x8 on an
-8-pixel grid). FFmpeg's convention (DESIGN §3): ``dst_x, dst_y`` is the block centre in the
+8-pixel grid). FFmpeg's convention (docs/codec.md#motion-vectors): ``dst_x, dst_y`` is the
+block centre in the
 current frame, the vector in pixels is ``motion_x / motion_scale`` and
 ``current(x) = reference(x + motion)``: the field is a *backward* flow. Intra blocks have no
 vector; they, and pixels whose vector points outside the reference, are marked invalid and get

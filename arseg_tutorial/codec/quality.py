@@ -1,7 +1,8 @@
 """How well a warped keyframe predicts frame t: label mIoU and masked flow error.
 
 Introduced in notebook 02 (error vs distance d: chained vectors vs copying the keyframe vs exact
-flow). mIoU follows DESIGN §1 (IoU = diag / (row + col - diag), label 255 ignored) with one
+flow). mIoU follows docs/method.md#evaluation-by-keyframe-distance
+(IoU = diag / (row + col - diag), label 255 ignored) with one
 addition: a *predicted* 255 (an ignore pixel carried over from the keyframe) counts as a miss.
 """
 from __future__ import annotations

@@ -44,7 +44,7 @@ def count_parameters(model, exclude: tuple[str, ...] = ()) -> int:
     """Number of parameters of ``model``, leaving out submodules whose name starts with ``exclude``.
 
     Introduced in notebook 03. ``count_parameters(net, exclude=("aux_heads",))`` gives the
-    "no aux heads" count of DESIGN's table.
+    "no aux heads" count of the table in docs/method.md#how-gmacs-are-counted-here.
     """
     return sum(p.numel() for n, p in model.named_parameters() if not n.startswith(exclude))
 

@@ -1,6 +1,7 @@
 """Paired augmentation: the current frame, its keyframe and the flow between them move together.
 
-Introduced in notebook 05. DESIGN §1: the same colour jitter on both frames; a horizontal flip
+Introduced in notebook 05. As in the official code (docs/method.md#fst-feature-similarity-training):
+the same colour jitter on both frames; a horizontal flip
 flips the flow field and negates its x component; a random scale resizes the field and multiplies
 its vectors by the scale; a crop takes the same window from frames, flow and labels (a backward
 flow is a displacement, so a common shift leaves it unchanged). After any of these,

@@ -177,7 +177,7 @@ code changed since, and the numbers need a rebuild (`tests/test_assets.py` check
 | `ablation.json` | notebook 05: AR-Seg at s = 0.5 full / no FST loss / unfrozen classifier / zero flow |
 | `training_curves.json` | notebook 05: loss per step (every {CURVE_EVERY}th step) of every run |
 
-Recipe (the paper's, sized for a 2-core CPU):
+Recipe ([the paper's](../docs/method.md#fst-feature-similarity-training), sized for a 2-core CPU):
 - HR BiSeNet18: {cfg['hr_steps']} steps at lr {cfg['learning_rate']}.
 - LR-only and AR-Seg start from the trained HR network: {cfg['lr_steps']} / {cfg['arseg_steps']} steps at lr
   {cfg['finetune_learning_rate']}.

@@ -1,6 +1,6 @@
 """What one training step computes for each method: the batch, the forward pass, the loss.
 
-Introduced in notebook 05. Three methods (DESIGN §1):
+Introduced in notebook 05. Three methods (docs/method.md#fst-feature-similarity-training):
 
 - ``hr``: the per-frame HR network, OHEM cross-entropy on the main output and the two aux heads;
 - ``lr``: the LR-only baseline, the same network and loss on frames downsampled by ``scale``

@@ -1,6 +1,7 @@
 """The training losses of AR-Seg: OHEM cross-entropy (BiSeNet) and the explicit FST loss.
 
-Introduced in notebook 05. DESIGN §1: BiSeNet trains with OHEM cross-entropy (threshold 0.7,
+Introduced in notebook 05. As in the official code (docs/method.md#fst-feature-similarity-training):
+BiSeNet trains with OHEM cross-entropy (threshold 0.7,
 at least 1/16 of the valid pixels kept, label 255 ignored) on the main output and the two aux
 heads with weights 1:1:1; feature similarity training (FST) adds the mean squared error between
 the LR branch's (fused) feature, bilinearly upsampled, and the frozen HR feature of the same frame.
