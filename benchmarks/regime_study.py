@@ -40,6 +40,7 @@ def main() -> None:
                                                     "and evaluate at the first scale (e.g. tutorial,paper)")
     parser.add_argument("--arseg-steps", type=int)
     parser.add_argument("--skip-lr", action="store_true", help="only HR, warp and AR-Seg")
+    parser.add_argument("--tag", default="", help="prefix of the AR-Seg checkpoint names (a code variant)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json")
@@ -66,7 +67,8 @@ def main() -> None:
         if method == "lr" and args.lr_rate:
             config = dataclasses.replace(config, learning_rate=args.lr_rate)
         data_key = split_config(profile, "train").cache_key()
-        path = folder / f"{method}-{scale:g}-{recipes.config_hash(config)}-{data_key}.pt"
+        tag = args.tag if method == "arseg" else ""
+        path = folder / f"{tag}{method}-{scale:g}-{recipes.config_hash(config)}-{data_key}.pt"
         if method == "arseg":
             print(f"CReFF learning-rate sum over stage 2: {trainer.creff_learning_rate_sum(config):.3f}")
         t0 = time.perf_counter()

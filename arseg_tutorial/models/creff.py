@@ -13,13 +13,15 @@ Introduced in notebook 04. Steps (AR-Seg, Hu et al. CVPR 2023, and its official 
 Two variants (``CReFF(..., variant=...)``):
 
 - ``"paper"``: exactly the above, with Kaiming-random depthwise convs, as the official module;
-- ``"tutorial"`` (the default): the same plus a learnable bias per window offset added to the
-  similarity logits before the softmax (the relative position bias of Swin's window attention),
-  initialised at ``POSITION_BIAS_INIT`` on the centre (zero-offset) tap and 0 elsewhere. A plain
-  dot product has no notion of *where* a key lies, so even given a perfectly aligned reference it
-  spreads its weight over the window; the bias lets it start at, and learn to keep, the aligned
-  position the motion vectors point to. The trainer also starts its convs near the identity
-  (``arseg_tutorial.train.trainer.init_creff_identity``).
+- ``"tutorial"`` (the default): a learnable bias per window offset added to the similarity
+  logits before the softmax (the relative position bias of Swin's window attention), initialised
+  at ``POSITION_BIAS_INIT`` on the centre (zero-offset) tap and 0 elsewhere, and the attention
+  output alone as the fused feature (no residual LR term: the official ``MyAttentionLocalOnly``
+  form). A plain dot product has no notion of *where* a key lies, so even given a perfectly
+  aligned reference it spreads its weight over the window; the bias lets it start at, and learn
+  to keep, the aligned position the motion vectors point to. With the trainer's near-identity
+  start of the convs (``arseg_tutorial.train.trainer.init_creff_identity``) the fused feature
+  starts as the warped HR keyframe feature, and the LR query learns where to look instead.
 """
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ class CReFFResult(NamedTuple):
     Introduced in notebook 04.
 
     Attributes:
-        fused: (N, C, H, W) fused feature on the reference's grid.
+        fused: (N, C, H, W) fused feature on the reference's grid (``paper``: LR + attention;
+            ``tutorial``: attention output alone).
         attention: (N, H, W, kernel*kernel) softmax weights, window index row-major.
         lr_upsampled: (N, C, H, W) the LR feature after upsampling (the residual branch).
     """
@@ -116,7 +119,9 @@ class CReFF(nn.Module):
         if self.position_bias is not None:
             logits = logits + self.position_bias
         attention = logits.softmax(dim=-1)
-        fused = lr_up + aggregate(value, attention, self.kernel)
+        fused = aggregate(value, attention, self.kernel)
+        if self.variant == "paper":
+            fused = lr_up + fused
         if return_attention:
             return CReFFResult(fused, attention, lr_up)
         return fused
