@@ -153,7 +153,7 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     manifest = build_assets(get_profile(args.profile), Path(args.out) if args.out else None,
-                            progress=not args.quiet, force=args.force)
+                            progress=not args.quiet, workers=args.workers, force=args.force)
     for name, entry in manifest["checkpoints"].items():
         m = entry["metrics"]
         print(f"{name:<28} mIoU {m['mean_miou']:6.2f}  {m['gmacs_per_frame']:.3f} GMACs/frame  "
@@ -296,6 +296,9 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.add_argument("--force", action="store_true",
                        help="replace the artefacts of another profile in the output folder")
+    build.add_argument("--workers", type=int, default=1,
+                       help="processes (one torch thread each) that train the runs after HR; "
+                            "2 on a 2-core machine")
     build.set_defaults(func=cmd_build_assets)
 
     copy = commands.add_parser("student-copy", help="write the notebooks with their solutions blanked "

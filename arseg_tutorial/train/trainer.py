@@ -76,9 +76,10 @@ def build_networks(config: TrainConfig, hr_state: dict | None = None,
     teacher = build_model(config.model, config.num_classes, config.net_width).to(device or "cpu")
     teacher.load_state_dict(hr_state)
     teacher.eval().requires_grad_(False)
-    arseg = ARSeg(teacher, model, config.scale, creff_kernel=config.creff_kernel)
+    arseg = ARSeg(teacher, model, config.scale, creff_kernel=config.creff_kernel,
+                  creff_variant=config.creff_variant)
     model.classifier.requires_grad_(not config.freeze_classifier)
-    if config.creff_init == "identity":
+    if config.creff_variant == "tutorial":
         init_creff_identity(model.creff)
     return model, arseg
 
@@ -87,14 +88,14 @@ def init_creff_identity(creff: nn.Module) -> None:
     """Start CReFF's key and value depthwise convs as the identity (centre tap 1, bias 0) and
     its query conv as the identity over sqrt(C).
 
-    Introduced in notebook 05. The value path then starts as the warped HR keyframe feature
-    itself, which a short training run can refine rather than having to discover. The similarity
-    has no 1/sqrt(C) of its own (as in the paper), so with Kaiming-random convs its dot products
-    over C channels of trained features are large and the softmax starts by fetching features
-    from arbitrary neighbours; the 1/sqrt(C) in the query's start keeps the softmax soft instead.
-    Measured on the laptop profile (s = 0.5, the 8 validation clips, mean mIoU over the 12
-    distances): 40.78 with the official random init and a 7x7 window, 45.95 with this init and a
-    3x3 window (LR-only: 41.05).
+    Introduced in notebook 05. Used for the ``tutorial`` CReFF variant: with its position bias
+    on the centre tap, the fused feature then starts as the warped HR keyframe feature itself,
+    which training refines rather than having to discover. The similarity has no 1/sqrt(C) of its
+    own (as in the paper), so with Kaiming-random convs its dot products over C channels of
+    trained features are large and the softmax starts by fetching features from arbitrary
+    neighbours; the 1/sqrt(C) in the query's start keeps the softmax soft instead. Shipped laptop
+    checkpoints (s = 0.5, test split, mean mIoU over the 12 distances): tutorial 52.96, paper
+    (random convs, no bias, residual) 48.05; LR-only 44.03, warp 54.59.
     """
     with torch.no_grad():
         for conv in (creff.query_conv, creff.key_conv, creff.value_conv):
@@ -117,6 +118,20 @@ def _parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
 
 def _cosine(total_steps: int):
     return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
+def creff_learning_rate_sum(config: TrainConfig) -> float:
+    """Sum over the stage-2 steps of CReFF's learning rate: its learning budget (0 without CReFF).
+
+    Introduced in notebook 05. The official CamVid recipe (Adam 1e-3, cosine per iteration over
+    100 epochs, CReFF in the second 50) gives about 0.44; a shorter run reaches the same budget
+    with a larger ``creff_lr_multiplier``.
+    """
+    if config.method != "arseg":
+        return 0.0
+    factor = _cosine(config.steps)
+    return sum(config.learning_rate * config.creff_lr_multiplier * factor(step)
+               for step in range(config.stage1_steps, config.steps))
 
 
 def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,

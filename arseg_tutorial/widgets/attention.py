@@ -114,10 +114,20 @@ def make_encoded_pair(seed: int, height: int, width: int, gop_length: int = 12,
 def creff_with_kernel(creff: CReFF, kernel: int) -> CReFF:
     """A copy of ``creff`` with another attention window (the Q/K/V convs do not depend on it).
 
-    Introduced in notebook 04.
+    Introduced in notebook 04. A ``tutorial`` CReFF's position bias keeps its value at every
+    window offset the two windows share; offsets only the new window has get the smallest
+    learned bias.
     """
-    copy = CReFF(creff.channels, kernel).to(creff.query_conv.weight.device)
-    copy.load_state_dict(creff.state_dict())
+    copy = CReFF(creff.channels, kernel, creff.variant).to(creff.query_conv.weight.device)
+    state = dict(creff.state_dict())
+    if creff.position_bias is not None:
+        old = creff.position_bias.detach().view(creff.kernel, creff.kernel)
+        bias = torch.full((kernel, kernel), float(old.min()), device=old.device)
+        shared, start_old, start_new = min(kernel, creff.kernel), (creff.kernel - kernel) // 2, (kernel - creff.kernel) // 2
+        o0, n0 = max(start_old, 0), max(start_new, 0)
+        bias[n0:n0 + shared, n0:n0 + shared] = old[o0:o0 + shared, o0:o0 + shared]
+        state["position_bias"] = bias.flatten()
+    copy.load_state_dict(state)
     return copy.eval()
 
 
