@@ -149,11 +149,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_build_assets(args: argparse.Namespace) -> int:
     """Train (resumably), export, evaluate and write every shipped artefact in data/."""
     from arseg_tutorial.config import get_profile
-    from arseg_tutorial.train.build import build_assets
+    from arseg_tutorial.train.build import build_assets, reevaluate_assets
 
     _set_threads(args.threads)
-    manifest = build_assets(get_profile(args.profile), Path(args.out) if args.out else None,
-                            progress=not args.quiet, workers=args.workers, force=args.force)
+    folder = Path(args.out) if args.out else None
+    if args.reevaluate:
+        manifest = reevaluate_assets(get_profile(args.profile), folder, progress=not args.quiet)
+    else:
+        manifest = build_assets(get_profile(args.profile), folder, progress=not args.quiet,
+                                workers=args.workers, force=args.force)
     for name, entry in manifest["checkpoints"].items():
         m = entry["metrics"]
         print(f"{name:<28} mIoU {m['mean_miou']:6.2f}  {m['gmacs_per_frame']:.3f} GMACs/frame  "
@@ -294,6 +298,9 @@ def _build_parser() -> argparse.ArgumentParser:
                                 help="rebuild every shipped checkpoint, manifest, sweep and ablation")
     build.add_argument("--out", help="output folder (default: data/)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument("--reevaluate", action="store_true",
+                       help="train nothing: evaluate the shipped checkpoints again with this code and "
+                            "rewrite the metrics, sweep, ablation, README and code fingerprint")
     build.add_argument("--force", action="store_true",
                        help="replace the artefacts of another profile in the output folder")
     build.add_argument("--workers", type=int, default=1,

@@ -170,29 +170,70 @@ def build_assets(profile: Profile, folder: Path | None = None, progress: bool = 
         result = train_shipped_run(profile, run.name, train_clips, progress)
         file = f"{assets.CHECKPOINT_FOLDER}/{run.name}.pt"
         sha = assets.export_state_dict(result.model, folder / file, result.meta)
-        shipped[run.name] = assets.load_weights(
-            assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / file,
-            asked={"profile": profile.name, "method": run.method})
-        hr = shipped.get("hr")
-        reports = {split: evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
-                                            shipped[run.name] if run.method != "hr" else None, clips, profile,
-                                            timing_clips=2 if split == "test" else 0)
-                   for split, clips in eval_clips.items()}
         entries[run.name] = {
             "file": file, "sha256": sha, "method": run.method, "scale": run.scale,
             "ablation": run.ablation, "config": run.config.to_dict(),
             "train_seconds": round(result.seconds, 1), "steps": result.steps_done,
             "creff_lr_sum": round(creff_learning_rate_sum(run.config), 4),
-            "command": _train_command(run), "metrics": reports["test"].to_dict(),
-            "metrics_unseen": reports["unseen"].to_dict(),
+            "command": _train_command(run),
         }
+        _evaluate_entry(profile, folder, run, entries[run.name], shipped, eval_clips)
         curves[run.name] = _curve(result.history)
-        manifest = _manifest(profile, splits, entries, {})
-        assets.write_json_atomic(folder / assets.MANIFEST_NAME, manifest)
+        assets.write_json_atomic(folder / assets.MANIFEST_NAME, _manifest(profile, splits, entries, {}))
+    return _write_all(profile, folder, splits, entries, shipped, eval_clips, curves)
+
+
+def reevaluate_assets(profile: Profile, folder: Path | None = None, progress: bool = True) -> dict:
+    """Evaluate the shipped checkpoints again on the splits this code makes, without training.
+
+    Introduced in notebook 05. For a change of the scene or codec code that should not change
+    what the networks learned (a bit-identical speed-up, a fix of the encoder's determinism):
+    every metric, the references, the sweep, the ablation table, the README and the code
+    fingerprint are written anew; the weights, their hashes, training configs and times are
+    kept. ``python -m arseg_tutorial build-assets --reevaluate``.
+    """
+    folder = folder or data_dir()
+    check_overwrite(profile, folder)
+    old = assets.load_manifest(folder)
+    splits = {"test": split_config(profile, "test"), "unseen": split_config(profile, "unseen")}
+    eval_clips = {k: load_clips(c, progress=progress) for k, c in splits.items()}
+    entries, shipped = {}, {}
+    for run in recipes.shipped_runs(profile):
+        entry = {k: v for k, v in old["checkpoints"][run.name].items() if not k.startswith("metrics")}
+        if assets.sha256_of(folder / entry["file"]) != entry["sha256"]:
+            raise ValueError(f"{folder / entry['file']} does not match its sha256 in the manifest: "
+                             "re-evaluate only the files the manifest describes (or rebuild them)")
+        entries[run.name] = entry
+        _evaluate_entry(profile, folder, run, entry, shipped, eval_clips)
+    curves = assets.read_json(assets.CURVES_NAME, folder)
+    manifest = _write_all(profile, folder, splits, entries, shipped, eval_clips, curves,
+                          trained_by=old.get("trained_by") or old["source_fingerprint"])
+    return manifest
+
+
+def _evaluate_entry(profile: Profile, folder: Path, run: recipes.Run, entry: dict, shipped: dict,
+                    eval_clips: dict) -> None:
+    """Load the exported network of ``run`` into ``shipped`` and put its metrics in ``entry``."""
+    shipped[run.name] = assets.load_weights(
+        assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / entry["file"],
+        asked={"profile": profile.name, "method": run.method})
+    hr = shipped.get("hr")
+    reports = {split: evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
+                                        shipped[run.name] if run.method != "hr" else None, clips, profile,
+                                        timing_clips=2 if split == "test" else 0)
+               for split, clips in eval_clips.items()}
+    entry["metrics"], entry["metrics_unseen"] = reports["test"].to_dict(), reports["unseen"].to_dict()
+
+
+def _write_all(profile: Profile, folder: Path, splits: dict, entries: dict, shipped: dict,
+               eval_clips: dict, curves: dict, trained_by: str | None = None) -> dict:
+    """The references, then manifest, curves, sweep, ablation and README into ``folder``."""
     lr_models = {r.scale: shipped[r.name] for r in recipes.shipped_runs(profile) if r.method == "lr"}
     references = {split: evaluate_references(shipped["hr"], lr_models, clips, profile)
                   for split, clips in eval_clips.items()}
     manifest = _manifest(profile, splits, entries, references)
+    if trained_by is not None and trained_by != manifest["source_fingerprint"]:
+        manifest["trained_by"] = trained_by
     assets.write_json_atomic(folder / assets.MANIFEST_NAME, manifest)
     assets.write_json_atomic(folder / assets.CURVES_NAME, curves)
     assets.write_json_atomic(folder / assets.SWEEP_NAME, sweep_from_manifest(manifest))

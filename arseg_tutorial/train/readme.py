@@ -40,6 +40,16 @@ def results_rows(manifest: dict) -> list[str]:
     return rows
 
 
+def _reevaluated(manifest: dict) -> str:
+    if "trained_by" not in manifest:
+        return ""
+    return (f"\n\nThe weights were trained with an earlier version of the scene and codec code (data "
+            f"fingerprint `{manifest['trained_by']}`: the same scenes, encoded before x264 was held to "
+            f"one thread). Every number here was measured afterwards with this code, by `python -m "
+            f"arseg_tutorial build-assets --reevaluate` (no training); a fresh `build-assets` "
+            f"retrains them on this code's encode.")
+
+
 def write_readme(manifest: dict, folder: Path) -> Path:
     """Write ``folder/README.md`` from ``manifest``; returns its path."""
     cfg = manifest["profile_config"]
@@ -60,7 +70,7 @@ Everything here is made by one command (resumable: each run's checkpoint is cach
 
 (`--workers 2` trains the runs after HR in two processes of one torch thread each; the result is
 the same with any number.) Training time summed over the runs: {total_s / 60:.0f} min on this
-machine ({manifest['machine']}, torch {manifest['torch']}) while other work shared its 2 cores.
+machine ({manifest['machine']}, torch {manifest['torch']}) while other work shared its 2 cores.{_reevaluated(manifest)}
 
 Profile `{manifest['profile']}`: {cfg['height']}x{cfg['width']} frames, BiSeNet18 at width {cfg['net_width']},
 GOP {cfg['gop_length']} (P-frames only), LR scales {cfg['lr_scales']}. Training split: {cfg['train_clips']} clips
