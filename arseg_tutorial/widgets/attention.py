@@ -18,10 +18,13 @@ from arseg_tutorial.codec import encode_to_bytes, flow_to_keyframe, read_video, 
 from arseg_tutorial.config import Profile, seed_everything
 from arseg_tutorial.models import ARSeg, CReFF, build_model
 from arseg_tutorial.models.arseg import downsample_frame
-from arseg_tutorial.scenes import NUM_CLASSES, generate_clip
+from arseg_tutorial.scenes import CLASS_NAMES, NUM_CLASSES, generate_clip
+from arseg_tutorial.scenes.classes import BICYCLIST, CAR, PEDESTRIAN
 from arseg_tutorial.train.data import to_input
 
 KERNELS = (3, 5, 7, 9)
+MOVING_CLASSES = (CAR, PEDESTRIAN, BICYCLIST)
+"""Classes whose objects move on their own (the others move only with the camera)."""
 
 
 @dataclass
@@ -111,6 +114,68 @@ def make_encoded_pair(seed: int, height: int, width: int, gop_length: int = 12,
                        clip.flow_key[distance], clip.valid_key[distance], distance)
 
 
+def moving_object_pixel(pair: EncodedPair, margin_px: int) -> tuple[int, int, str]:
+    """A pixel on a moving object: of the car, pedestrian and cyclist pixels that are visible in
+    the keyframe, have valid motion vectors and lie ``margin_px`` or more inside the frame, the
+    one that moved most since the keyframe (by the generator's exact flow).
+
+    Introduced in notebook 04.
+
+    Returns:
+        (y, x, class name).
+    Raises:
+        ValueError: no such pixel in this pair (pick another seed).
+    """
+    speed = np.linalg.norm(pair.true_flow, axis=-1) * (pair.valid & pair.visible & np.isin(pair.labels, MOVING_CLASSES))
+    inside = np.zeros_like(speed, bool)
+    inside[margin_px:-margin_px, margin_px:-margin_px] = True
+    speed = np.where(inside, speed, 0.0)
+    if not speed.any():
+        raise ValueError("no visible, moving car, pedestrian or cyclist pixel away from the border in this "
+                         "pair; use another seed in make_encoded_pair")
+    y, x = np.unravel_index(int(np.argmax(speed)), speed.shape)
+    return int(y), int(x), CLASS_NAMES[int(pair.labels[y, x])]
+
+
+def pair_with_moving_object(first_seed: int, height: int, width: int, gop_length: int = 12,
+                            margin_px: int = 40, tries: int = 20) -> tuple[EncodedPair, tuple[int, int, str]]:
+    """The first encoded pair from seeds ``first_seed``, ``first_seed + 1``, ... with a moving object.
+
+    Introduced in notebook 04.
+
+    Returns:
+        (the ``EncodedPair``, ``moving_object_pixel(pair, margin_px)``).
+    """
+    for seed in range(first_seed, first_seed + tries):
+        pair = make_encoded_pair(seed, height, width, gop_length)
+        try:
+            return pair, moving_object_pixel(pair, margin_px)
+        except ValueError:
+            continue
+    raise ValueError(f"none of the seeds {first_seed}..{first_seed + tries - 1} gives a visible moving object "
+                     f"{margin_px} px inside a {height}x{width} frame; try other seeds or a smaller margin")
+
+
+def attention_statistics(attention: torch.Tensor) -> dict[str, float]:
+    """How peaked a CReFF attention is, averaged over every pixel.
+
+    Introduced in notebook 04.
+
+    Args:
+        attention: (N, H, W, k*k) softmax weights (window row-major; the centre is the aligned tap).
+    Returns:
+        dict with ``centre_weight`` (mean weight of the centre tap), ``max_weight`` (mean of each
+        pixel's largest weight), ``entropy`` (mean, nats), ``uniform_entropy`` (log k^2) and
+        ``argmax_centre`` (share of pixels whose largest weight is the centre tap).
+    """
+    taps = attention.shape[-1]
+    weights = attention.detach().reshape(-1, taps).double()
+    entropy = -(weights * weights.clamp_min(1e-12).log()).sum(-1)
+    return {"centre_weight": float(weights[:, taps // 2].mean()), "max_weight": float(weights.max(-1).values.mean()),
+            "entropy": float(entropy.mean()), "uniform_entropy": float(np.log(taps)),
+            "argmax_centre": float((weights.argmax(-1) == taps // 2).double().mean())}
+
+
 def creff_with_kernel(creff: CReFF, kernel: int) -> CReFF:
     """A copy of ``creff`` with another attention window (the Q/K/V convs do not depend on it).
 
@@ -144,8 +209,51 @@ class AttentionExplorer:
                 True: model.warp_keyframe_feature(self.keyframe_feature, pair.flow, self._frame),
                 False: self.keyframe_feature,
             }
+            self.exact_reference = model.hr_model.forward_phase1(self._frame)
         self.stride_px = pair.frame.shape[0] / self.keyframe_feature.shape[-2]
         self.warped_keyframes = {True: warp(pair.keyframe, pair.flow), False: pair.keyframe}
+
+    def reference(self, kind: str) -> torch.Tensor:
+        """The HR feature CReFF attends to: "aligned" (the keyframe feature warped with the motion
+        vectors), "zero flow" (the keyframe feature as it is) or "exact" (the HR feature of the
+        current frame itself: a perfectly aligned reference no real player has)."""
+        options = {"aligned": self.references[True], "zero flow": self.references[False],
+                   "exact": self.exact_reference}
+        if kind not in options:
+            raise ValueError(f"reference must be one of {list(options)}, got {kind!r}")
+        return options[kind]
+
+    def attention(self, kind: str = "aligned") -> torch.Tensor:
+        """(1, H, W, k*k) attention of the trained module (its own window) for a reference kind."""
+        with torch.no_grad():
+            return self.demo.model.lr_model.creff(self.lr_feature, self.reference(kind), return_attention=True).attention
+
+    def statistics(self) -> dict[str, dict[str, float]]:
+        """``attention_statistics`` over every pixel of the frame, for each reference kind."""
+        return {kind: attention_statistics(self.attention(kind)) for kind in ("aligned", "zero flow", "exact")}
+
+    def alignment(self, pixel_y: int, pixel_x: int) -> dict:
+        """Where the window of one pixel sits in the keyframe, with and without the motion vectors.
+
+        Returns:
+            dict with ``aligned`` and ``zero_flow`` (the ``update`` states of the module's own
+            window), ``keyframe_px`` (y, x) = the pixel moved by the motion-vector flow, i.e. where
+            the aligned window is centred in the keyframe, ``true_keyframe_px`` (by the exact
+            flow), ``pixel_px``, ``keyframe`` and ``frame``.
+        """
+        flow, true_flow = self.pair.flow[pixel_y, pixel_x], self.pair.true_flow[pixel_y, pixel_x]
+        return {"aligned": self.update(pixel_y, pixel_x, aligned=True),
+                "zero_flow": self.update(pixel_y, pixel_x, aligned=False),
+                "keyframe_px": (pixel_y + float(flow[1]), pixel_x + float(flow[0])),
+                "true_keyframe_px": (pixel_y + float(true_flow[1]), pixel_x + float(true_flow[0])),
+                "pixel_px": (pixel_y, pixel_x), "keyframe": self.pair.keyframe, "frame": self.pair.frame,
+                "distance": self.pair.distance, "stride_px": self.stride_px}
+
+    def alignment_figure(self, pixel_y: int, pixel_x: int):
+        """The pixel in the current frame, its window at x + flow in the keyframe, and at x (zero flow)."""
+        from arseg_tutorial.viz.models import plot_alignment
+
+        return plot_alignment(self.alignment(pixel_y, pixel_x))
 
     def features(self) -> dict[str, torch.Tensor]:
         """(C, h, w) maps: keyframe feature, keyframe feature warped with the motion vectors, LR
@@ -177,7 +285,8 @@ class AttentionExplorer:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel}")
         row = min(int(pixel_y / self.stride_px), self.keyframe_feature.shape[-2] - 1)
         col = min(int(pixel_x / self.stride_px), self.keyframe_feature.shape[-1] - 1)
-        creff = creff_with_kernel(self.demo.model.lr_model.creff, kernel)
+        creff = self.demo.model.lr_model.creff
+        creff = creff if kernel == creff.kernel else creff_with_kernel(creff, kernel)
         with torch.no_grad():
             attention = creff(self.lr_feature, self.references[bool(aligned)], return_attention=True).attention
         weights = attention[0, row, col].view(kernel, kernel).cpu().numpy()
