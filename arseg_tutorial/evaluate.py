@@ -232,49 +232,6 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
     return segment
 
 
-def oracle_labels(from_warp: np.ndarray, from_lr: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The oracle's labels of one GOP: the warp's where they are right, else LR-only's; frame 0
-    (the I-frame) keeps the warp's, which are the HR network's.
-
-    Introduced in notebook 06.
-
-    Args:
-        from_warp, from_lr, labels: (L, H, W) predicted and true labels.
-    """
-    chosen = np.where(from_warp == labels, from_warp, from_lr)
-    chosen[0] = from_warp[0]
-    return chosen
-
-
-def oracle_report(hr_model: torch.nn.Module, lr_model: torch.nn.Module, scale: float, frames: np.ndarray,
-                  labels: np.ndarray, flows: np.ndarray, class_names: Sequence[str]) -> DistanceReport:
-    """The oracle bound of fusing the warped keyframe with LR-only, per keyframe distance.
-
-    Introduced in notebook 06. On the I-frame the oracle is the HR network (as AR-Seg is); on a
-    P-frame it takes, per pixel, the "warp" label where that is right and the LR-only label
-    elsewhere. No fusion that picks per pixel between the two can score higher, so this bounds
-    what a CReFF could gain from these two inputs.
-
-    Args:
-        hr_model: the HR network; lr_model: the LR-only network at ``scale``.
-        frames, labels, flows: as ``evaluate_by_distance``.
-    Returns:
-        The ``DistanceReport`` (no GMACs, no timing: the oracle reads the labels).
-    """
-    warp = make_segmenter("warp", hr_model, batched=True)
-    lr = make_segmenter("lr", lr_model=lr_model, scale=scale, batched=True)
-
-    num_clips, gop_length = frames.shape[:2]
-    confusions = np.zeros((gop_length, len(class_names), len(class_names)), dtype=np.int64)
-    for clip in range(num_clips):
-        pred = oracle_labels(warp(frames[clip], flows[clip]), lr(frames[clip], flows[clip]), labels[clip])
-        for d in range(gop_length):
-            confusions[d] += confusion_matrix(pred[d], labels[clip, d], len(class_names))
-    report = report_from_confusions(confusions, class_names, 0.0, num_clips * gop_length)
-    report.ms_per_frame = float("nan")
-    return report
-
-
 def method_gmacs_per_frame(method: str, scale: float, model_name: str, height: int, width: int,
                            num_classes: int, net_width: float, gop_length: int,
                            creff_kernel: int = 7) -> float:

@@ -147,3 +147,14 @@ def test_moving_object_pixel_and_alignment_state(explorer):
     still = type(pair)(**{**pair.__dict__, "labels": np.zeros_like(pair.labels)})
     with pytest.raises(ValueError, match="another seed"):
         moving_object_pixel(still, margin_px=16)
+
+
+def test_resize_position_bias_keeps_the_trained_centre():
+    from arseg_tutorial.widgets.attention import resize_position_bias
+
+    bias = torch.arange(9.0) - 2.0                        # 3x3, smallest -2 at the top-left offset
+    grown = resize_position_bias(bias, 5).reshape(5, 5)
+    torch.testing.assert_close(grown[1:4, 1:4].reshape(-1), bias)
+    assert grown[0, 0] == -2.0 and grown[4, 4] == -2.0 and grown[2, 2] == bias[4]
+    torch.testing.assert_close(resize_position_bias(grown.reshape(-1), 3), bias)
+    assert resize_position_bias(bias, 1).tolist() == [bias[4].item()]

@@ -10,7 +10,6 @@ import pytest
 matplotlib.use("agg")
 
 from arseg_tutorial import results  # noqa: E402
-from arseg_tutorial.evaluate import oracle_labels, oracle_report, evaluate_by_distance, make_segmenter  # noqa: E402
 from arseg_tutorial.viz.training import METHOD_COLOURS, method_of, plot_regime, run_colour  # noqa: E402
 from arseg_tutorial.widgets.tradeoff import (  # noqa: E402
     TradeoffExplorer, format_sweep_table, gop_metrics, has_warp, pareto_points, sweep_methods,
@@ -107,39 +106,6 @@ def test_find_oracle_reads_a_shipped_entry():
     assert results.find_oracle({"methods": {}}, {}) is None
     assert results.find_oracle({"methods": {"oracle": {"0.5": {"mean_miou": 50.0}}}})["mean_miou"] == 50.0
     assert results.find_oracle({}, {"oracle_bound": {"mean_miou": 51.0}})["mean_miou"] == 51.0
-
-
-def test_oracle_labels_take_the_warp_where_it_is_right_else_lr():
-    labels = np.array([[[0, 1, 2]], [[0, 1, 2]]])
-    warp = np.array([[[0, 0, 0]], [[0, 0, 0]]])
-    lr = np.array([[[1, 1, 1]], [[1, 1, 1]]])
-    chosen = oracle_labels(warp, lr, labels)
-    np.testing.assert_array_equal(chosen[0], warp[0])           # the I-frame is HR's
-    np.testing.assert_array_equal(chosen[1], [[0, 1, 1]])
-
-
-def test_oracle_report_matches_hr_on_the_keyframe_and_beats_both_inputs_in_pixels(one_thread):
-    import torch
-
-    from arseg_tutorial.models import build_model
-    from arseg_tutorial.scenes import CLASS_NAMES, generate_clip
-    from arseg_tutorial.train.data import encode_clip
-
-    torch.manual_seed(0)
-    hr, lr = build_model("bisenet18", 11, width=0.125).eval(), build_model("bisenet18", 11, width=0.125).eval()
-    clip = generate_clip(5, length=4, height=120, width=160)
-    frames, flows, _, _ = encode_clip(np.asarray(clip.frames), 4, 18)
-    frames, flows, labels = frames[None], flows[None], np.asarray(clip.labels)[None]
-    report = oracle_report(hr, lr, 0.5, frames, labels, flows, CLASS_NAMES)
-    hr_report = evaluate_by_distance(make_segmenter("hr", hr, batched=True), frames, labels, flows, CLASS_NAMES)
-    assert report.per_distance[0] == pytest.approx(hr_report.per_distance[0])
-    warp = make_segmenter("warp", hr, batched=True)(frames[0], flows[0])
-    low = make_segmenter("lr", lr_model=lr, scale=0.5, batched=True)(frames[0], flows[0])
-    chosen = oracle_labels(warp, low, labels[0])
-    valid = labels[0] != 255
-    for d in range(1, 4):
-        right = (chosen[d] == labels[0, d])[valid[d]].mean()
-        assert right >= max((warp[d] == labels[0, d])[valid[d]].mean(), (low[d] == labels[0, d])[valid[d]].mean())
 
 
 def test_regime_figure_and_method_colours(sweep):

@@ -176,13 +176,37 @@ def attention_statistics(attention: torch.Tensor) -> dict[str, float]:
             "argmax_centre": float((weights.argmax(-1) == taps // 2).double().mean())}
 
 
+def resize_position_bias(bias: torch.Tensor, kernel: int) -> torch.Tensor:
+    """A k0 x k0 per-offset position bias (row-major, (k0*k0,)) moved to a k x k window.
+
+    Introduced in notebook 04. The trained offsets keep their values at the centre; a larger
+    window's new outer offsets get the smallest trained bias (the least favoured offset), a
+    smaller window keeps the centre crop.
+    """
+    old = int(round(bias.numel() ** 0.5))
+    square = bias.reshape(old, old)
+    if kernel <= old:
+        start = (old - kernel) // 2
+        return square[start:start + kernel, start:start + kernel].reshape(-1).clone()
+    grown = torch.full((kernel, kernel), float(square.min()), dtype=bias.dtype, device=bias.device)
+    start = (kernel - old) // 2
+    grown[start:start + old, start:start + old] = square
+    return grown.reshape(-1)
+
+
 def creff_with_kernel(creff: CReFF, kernel: int) -> CReFF:
-    """A copy of ``creff`` with another attention window (the Q/K/V convs do not depend on it).
+    """A copy of ``creff`` with another attention window: the Q/K/V convs do not depend on it, and
+    a position bias (the tutorial variant's) is moved with ``resize_position_bias``.
 
     Introduced in notebook 04.
     """
-    copy = CReFF(creff.channels, kernel).to(creff.query_conv.weight.device)
-    copy.load_state_dict(creff.state_dict())
+    variant = getattr(creff, "variant", None)
+    copy = CReFF(creff.channels, kernel, variant) if variant else CReFF(creff.channels, kernel)
+    copy = copy.to(creff.query_conv.weight.device)
+    state = creff.state_dict()
+    if getattr(creff, "position_bias", None) is not None:
+        state["position_bias"] = resize_position_bias(creff.position_bias.detach(), kernel)
+    copy.load_state_dict(state)
     return copy.eval()
 
 
