@@ -158,3 +158,14 @@ def test_resize_position_bias_keeps_the_trained_centre():
     assert grown[0, 0] == -2.0 and grown[4, 4] == -2.0 and grown[2, 2] == bias[4]
     torch.testing.assert_close(resize_position_bias(grown.reshape(-1), 3), bias)
     assert resize_position_bias(bias, 1).tolist() == [bias[4].item()]
+
+
+def test_window_extra_bias_equals_adding_it_to_the_logits(explorer):
+    kernel = explorer.demo.model.lr_model.creff.kernel
+    bias = torch.zeros(kernel * kernel)
+    bias[kernel * kernel // 2] = 5.0
+    plain = explorer.window(60, 80, "exact")
+    biased = explorer.window(60, 80, "exact", extra_bias=bias)
+    expected = plain.reshape(-1) * np.exp(bias.numpy())
+    np.testing.assert_allclose(biased.reshape(-1), expected / expected.sum(), rtol=1e-4)
+    assert biased[kernel // 2, kernel // 2] > plain[kernel // 2, kernel // 2]

@@ -188,8 +188,8 @@ def plot_feature_pca(images: Sequence[np.ndarray], titles: Sequence[str], suptit
     return fig
 
 
-def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_feature: tuple[int, int],
-                          stride_px: float, title: str) -> None:
+def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_feature: tuple[float, float],
+                          stride_px: float, title: str, centre_label: str = "query pixel") -> None:
     """Draw a k x k attention window over an image: one translucent square per window position.
 
     Introduced in notebook 04.
@@ -200,6 +200,7 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
         weights: (k, k) softmax weights of one pixel (row-major window, as the ops use).
         centre_feature: (row, col) of the query pixel on the feature grid.
         stride_px: image pixels per feature pixel.
+        centre_label: legend label of the centre cell.
     """
     k = weights.shape[0]
     r = k // 2
@@ -217,7 +218,7 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
                            fill=False, edgecolor="#FFB000", lw=1.2, ls="--", label=f"{k}x{k} window"))
     cy, cx = centre_feature
     ax.add_patch(Rectangle((cx * stride_px - 0.5, cy * stride_px - 0.5), stride_px, stride_px, fill=False,
-                           edgecolor="cyan", lw=1.5, label="query pixel"))
+                           edgecolor="cyan", lw=1.5, label=centre_label))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="x-small", frameon=False)
     ax.set(title=title, xlabel="x (px)", ylabel="y (px)", xlim=(-0.5, image.shape[1] - 0.5),
            ylim=(image.shape[0] - 0.5, -0.5))
@@ -301,7 +302,7 @@ def plot_alignment(state: dict) -> Figure:
     windows = ((axes[0, 1], aligned, shifted, "keyframe: window at x + flow (motion vectors)"),
                (axes[0, 2], zero, (row, col), "keyframe: window at x (zero flow)"))
     for ax, window, centre, title in windows:
-        draw_attention_window(ax, state["keyframe"], window["weights"], centre, stride, title)
+        draw_attention_window(ax, state["keyframe"], window["weights"], centre, stride, title, "window centre")
         ax.plot([x], [y], "c+", ms=14, mew=2)
         ax.plot([true_x], [true_y], "x", color="#FFB000", ms=10, mew=2, label="true past position")
         ax.set(xlim=(box[0], box[1]), ylim=(box[2], box[3]))
@@ -315,4 +316,30 @@ def plot_alignment(state: dict) -> Figure:
     fig.colorbar(image, ax=axes[1, 2], label="softmax weight")
     fig.suptitle(f"where CReFF reads the keyframe for one pixel ({k}x{k} window, {stride:.0f} px per cell; "
                  f"uniform entropy {np.log(k * k):.2f} nats)", fontsize="medium")
+    return fig
+
+
+def plot_attention_windows(windows: dict[str, dict[str, np.ndarray]], title: str = "") -> Figure:
+    """Weights of one pixel's window, one row per model and one column per reference kind.
+
+    Introduced in notebook 04 (paper vs tutorial CReFF; aligned, zero-flow and exact references).
+
+    Args:
+        windows: row name -> column name -> (k, k) softmax weights.
+    """
+    rows, columns = list(windows), list(next(iter(windows.values())))
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(3.4 * len(columns) + 1, 3.1 * len(rows)),
+                             constrained_layout=True, squeeze=False)
+    image = None
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            weights = windows[row][column]
+            image = _weights_panel(axes[i, j], weights, f"{row}, {column}: centre {weights[weights.shape[0] // 2, weights.shape[1] // 2]:.2f}")
+            if i < len(rows) - 1:
+                axes[i, j].set_xlabel("")
+            if j:
+                axes[i, j].set_ylabel("")
+    fig.colorbar(image, ax=axes[:, -1], label="softmax weight")
+    if title:
+        fig.suptitle(title, fontsize="medium")
     return fig

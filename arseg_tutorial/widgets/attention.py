@@ -44,19 +44,25 @@ class DemoModel:
     description: str
 
 
-def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0) -> DemoModel:
+def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0,
+                    ablation: str | None = None) -> DemoModel:
     """The AR-Seg model of notebook 04: the shipped HR + AR-Seg checkpoints if they exist, else
     an UNTRAINED model with the profile's width (its attention weights then show the mechanics,
     not learned behaviour).
 
     Introduced in notebook 04.
+
+    Args:
+        ablation: a shipped AR-Seg variant instead of the default, e.g. "paper" (the official
+            CReFF) for the run "arseg-0.5-paper".
     """
     try:
         from arseg_tutorial.assets import load_method
+        from arseg_tutorial.train.recipes import run_name
 
-        hr, lr = load_method("arseg", lr_scale)
-        return DemoModel(ARSeg(hr, lr, lr_scale).eval(), True,
-                         f"shipped checkpoints 'hr' + 'arseg-{lr_scale:g}' (trained)")
+        hr, lr = load_method("arseg", lr_scale, ablation)
+        name = run_name("arseg", lr_scale, ablation)
+        return DemoModel(ARSeg(hr, lr, lr_scale).eval(), True, f"shipped checkpoints 'hr' + '{name}' (trained)")
     except (FileNotFoundError, KeyError):
         seed_everything(seed)
         hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
@@ -252,6 +258,23 @@ class AttentionExplorer:
         with torch.no_grad():
             return self.demo.model.lr_model.creff(self.lr_feature, self.reference(kind), return_attention=True).attention
 
+    def window(self, pixel_y: int, pixel_x: int, kind: str = "aligned",
+               extra_bias: torch.Tensor | None = None) -> np.ndarray:
+        """(k, k) attention weights of the feature pixel under image pixel (y, x), module's window.
+
+        Args:
+            kind: the reference (see ``reference``).
+            extra_bias: (k*k,) logits to add before the softmax, as a position bias would; done as
+                softmax(log(weights) + bias), which equals softmax(logits + bias).
+        """
+        row = min(int(pixel_y / self.stride_px), self.keyframe_feature.shape[-2] - 1)
+        col = min(int(pixel_x / self.stride_px), self.keyframe_feature.shape[-1] - 1)
+        kernel = self.demo.model.lr_model.creff.kernel
+        weights = self.attention(kind)[0, row, col]
+        if extra_bias is not None:
+            weights = (weights.clamp_min(1e-30).log() + extra_bias.to(weights)).softmax(-1)
+        return weights.view(kernel, kernel).cpu().numpy()
+
     def statistics(self) -> dict[str, dict[str, float]]:
         """``attention_statistics`` over every pixel of the frame, for each reference kind."""
         return {kind: attention_statistics(self.attention(kind)) for kind in ("aligned", "zero flow", "exact")}
@@ -343,3 +366,17 @@ class AttentionExplorer:
             "aligned": widgets.Checkbox(value=True, description="align with motion vectors"),
         }
         return build_explorer(self.figure, controls)
+
+
+def format_attention_statistics(statistics: dict[str, dict[str, dict[str, float]]]) -> str:
+    """A table of ``AttentionExplorer.statistics()`` for several models (name -> statistics).
+
+    Introduced in notebook 04 (the paper and tutorial CReFF variants side by side).
+    """
+    lines = [f"{'CReFF':<12}{'reference':<12}{'centre weight':>15}{'largest weight':>16}{'entropy':>9}"
+             f"{'uniform':>9}{'argmax = centre':>17}"]
+    for name, by_kind in statistics.items():
+        for kind, st in by_kind.items():
+            lines.append(f"{name:<12}{kind:<12}{st['centre_weight']:>15.3f}{st['max_weight']:>16.3f}"
+                         f"{st['entropy']:>9.2f}{st['uniform_entropy']:>9.2f}{100 * st['argmax_centre']:>16.0f}%")
+    return "\n".join(lines)
