@@ -115,11 +115,11 @@ def format_regime_table(sweep: dict) -> str:
     return "\n".join(lines)
 
 
-def find_oracle(*tables: dict) -> dict | None:
-    """The shipped oracle bound, if one of the given JSON tables (sweep, ablation) carries it.
+def find_oracle(*tables: dict, lr_scale: float = 0.5) -> dict | None:
+    """The shipped oracle bound at s, if one of the given JSON tables (sweep, ablation) carries it.
 
     Introduced in notebook 06. Looks for a top-level or ``methods`` key containing "oracle" whose
-    value has ``mean_miou`` (directly or under one scale key).
+    value has ``mean_miou``, directly or under the scale's key (``sweep["oracle"]["0.5"]``).
 
     Returns:
         The entry (``mean_miou``, ``per_distance``, ...) or None.
@@ -131,9 +131,9 @@ def find_oracle(*tables: dict) -> dict | None:
                     continue
                 if "mean_miou" in value:
                     return value
-                inner = [v for v in value.values() if isinstance(v, dict) and "mean_miou" in v]
-                if inner:
-                    return inner[0]
+                inner = value.get(f"{lr_scale:g}")
+                if isinstance(inner, dict) and "mean_miou" in inner:
+                    return inner
     return None
 
 
@@ -175,7 +175,7 @@ def shipped_oracle(lr_scale: float = 0.5, folder=None, use_cache: bool = True) -
     from arseg_tutorial.config import cache_dir
 
     tables = [assets.read_json(name, folder) for name in (assets.SWEEP_NAME, assets.ABLATION_NAME)]
-    found = find_oracle(*tables)
+    found = find_oracle(*tables, lr_scale=lr_scale)
     if found is not None:
         return {**found, "source": "shipped"}
     manifest = assets.load_manifest(folder)
@@ -324,3 +324,25 @@ def regime_summary(sweep: dict, lr_scale: float = 0.5, oracle: dict | None = Non
                      f"{oracle['mean_miou'] - hr:+.2f} against HR; above the better baseline ({best:.2f}) it leaves "
                      f"{room:.2f} points; {taken}.")
     return lines
+
+
+def timeline_facts(comparison, lr_scale: float) -> list[str]:
+    """What notebook 07's timeline shows, in sentences with their numbers.
+
+    Introduced in notebook 07.
+
+    Args:
+        comparison: an ``endtoend.VideoComparison`` with the "hr", "arseg" and "warp" players.
+    """
+    types = np.array(list(comparison.frame_types))
+    keys, others = np.flatnonzero(types == "I"), np.flatnonzero(types != "I")
+    same = sum(np.array_equal(comparison.predictions["hr"][t], comparison.predictions["arseg"][t]) for t in keys)
+    miou = {m: np.asarray(comparison.miou[m], float) for m in ("hr", "arseg", "warp")}
+    hr_ms, ar_ms = comparison.total_ms("hr"), comparison.total_ms("arseg")
+    ahead = float(np.mean(miou["arseg"][others] > miou["warp"][others])) if len(others) else float("nan")
+    return [f"I-frames: AR-Seg's labels equal HR's on {same} of {len(keys)}; median time per I-frame AR-Seg "
+            f"{np.median(ar_ms[keys]):.1f} ms, HR {np.median(hr_ms[keys]):.1f} ms.",
+            f"P-frames: median time per frame AR-Seg s={lr_scale:g} {np.median(ar_ms[others]):.1f} ms, HR "
+            f"{np.median(hr_ms[others]):.1f} ms.",
+            f"P-frames: mean mIoU HR {miou['hr'][others].mean():.1f}, AR-Seg {miou['arseg'][others].mean():.1f}, "
+            f"warp {miou['warp'][others].mean():.1f}; AR-Seg above the warp on {100 * ahead:.0f} % of them."]

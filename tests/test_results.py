@@ -104,7 +104,10 @@ def test_paper_claims_hold_or_fail_with_the_numbers(sweep):
 
 def test_find_oracle_reads_a_shipped_entry():
     assert results.find_oracle({"methods": {}}, {}) is None
-    assert results.find_oracle({"methods": {"oracle": {"0.5": {"mean_miou": 50.0}}}})["mean_miou"] == 50.0
+    shipped = {"oracle": {"0.35": {"mean_miou": 49.0}, "0.5": {"mean_miou": 50.0}}}
+    assert results.find_oracle(shipped)["mean_miou"] == 50.0
+    assert results.find_oracle(shipped, lr_scale=0.35)["mean_miou"] == 49.0
+    assert results.find_oracle(shipped, lr_scale=0.75) is None
     assert results.find_oracle({}, {"oracle_bound": {"mean_miou": 51.0}})["mean_miou"] == 51.0
 
 
@@ -119,3 +122,20 @@ def test_regime_figure_and_method_colours(sweep):
     assert run_colour("arseg-0.5") == METHOD_COLOURS["arseg"] and run_colour("hr") == METHOD_COLOURS["hr"]
     assert run_colour("arseg-0.5-no_fst") not in METHOD_COLOURS.values()
     assert len(set(METHOD_COLOURS.values())) == len(METHOD_COLOURS)
+
+
+def test_timeline_facts_read_the_per_frame_numbers():
+    from types import SimpleNamespace
+
+    labels = np.zeros((4, 2, 2), np.uint8)
+    preds = {"hr": labels.copy(), "arseg": labels.copy()}
+    preds["arseg"][1] = 1                                   # differs from HR on a P-frame only
+    times = {"hr": np.array([10.0, 10.0, 10.0, 10.0]), "arseg": np.array([11.0, 4.0, 5.0, 6.0])}
+    comparison = SimpleNamespace(frame_types="IPPP", predictions=preds,
+                                 miou={"hr": np.array([60.0, 60, 60, 60]), "arseg": np.array([60.0, 50, 58, 57]),
+                                       "warp": np.array([60.0, 55, 55, 55])},
+                                 total_ms=lambda method: times[method])
+    facts = results.timeline_facts(comparison, 0.5)
+    assert facts[0].startswith("I-frames: AR-Seg's labels equal HR's on 1 of 1") and "AR-Seg 11.0 ms, HR 10.0" in facts[0]
+    assert "AR-Seg s=0.5 5.0 ms, HR 10.0 ms" in facts[1]
+    assert "AR-Seg 55.0, warp 55.0; AR-Seg above the warp on 67 %" in facts[2]

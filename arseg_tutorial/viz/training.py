@@ -16,7 +16,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from arseg_tutorial.train.history import stage_switch
-from arseg_tutorial.viz.codec import FRAME_TYPE_COLOURS
 
 METHOD_COLOURS = {"hr": "#D55E00", "lr": "#0072B2", "arseg": "#009E73", "warp": "#E69F00",
                   "paper": "#CC79A7", "oracle": "#000000"}
@@ -304,11 +303,15 @@ def plot_per_distance(ax: Axes, curves: Mapping[str, Sequence[float]], gop_lengt
     ax.legend(fontsize="small")
 
 
+KEYFRAME_MARK = "0.3"
+"""Colour of the I-frame lines in per-frame plots: a grey, so that no method's colour means two things."""
+
+
 def _mark_keyframes(ax: Axes, frame_types: str) -> None:
     for index, kind in enumerate(frame_types):
         if kind == "I":
-            ax.axvline(index, color=FRAME_TYPE_COLOURS["I"], lw=1, ls=":")
-    ax.plot([], [], color=FRAME_TYPE_COLOURS["I"], lw=1, ls=":", label="I-frame (keyframe)")
+            ax.axvline(index, color=KEYFRAME_MARK, lw=1, ls=":")
+    ax.plot([], [], color=KEYFRAME_MARK, lw=1, ls=":", label="I-frame (keyframe)")
 
 
 def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
