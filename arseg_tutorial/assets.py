@@ -86,7 +86,7 @@ def build_network(config: dict, with_creff: bool) -> nn.Module:
 
     model = build_model(config["model"], config["num_classes"], config["net_width"])
     if with_creff:
-        model.add_creff(config.get("creff_kernel", 7))
+        model.add_creff(config.get("creff_kernel", 7), config.get("creff_variant", "paper"))
     return model
 
 

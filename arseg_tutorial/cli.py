@@ -129,7 +129,7 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     manifest = build_assets(get_profile(args.profile), Path(args.out) if args.out else None,
-                            progress=not args.quiet)
+                            progress=not args.quiet, workers=args.workers)
     for name, entry in manifest["checkpoints"].items():
         m = entry["metrics"]
         print(f"{name:<28} mIoU {m['mean_miou']:6.2f}  {m['gmacs_per_frame']:.3f} GMACs/frame  "
@@ -193,6 +193,9 @@ def _build_parser() -> argparse.ArgumentParser:
                                 help="rebuild every shipped checkpoint, manifest, sweep and ablation")
     build.add_argument("--out", help="output folder (default: data/)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument("--workers", type=int, default=1,
+                       help="processes (one torch thread each) that train the runs after HR; "
+                            "2 on a 2-core machine")
     build.set_defaults(func=cmd_build_assets)
     return parser
 

@@ -43,6 +43,11 @@ class Profile:
             of the frame (6 % of its width); at laptop's 180x240 the same 7 cells would span 23 %
             of the width (ci's 120x160: 35 %) and mix in far-away features, so the small profiles
             use 3 (24 px: 10 % and 15 %).
+        creff_lr_multiplier: CReFF's learning rate over ``finetune_learning_rate`` in AR-Seg's
+            stage 2. CReFF starts untrained while the rest starts from the HR network; a short
+            schedule needs a larger rate to give it the official recipe's learning budget (a sum
+            of learning rates over stage 2 of about 0.44, see
+            ``arseg_tutorial.train.trainer.creff_learning_rate_sum``).
     """
 
     name: str
@@ -64,6 +69,7 @@ class Profile:
     crop_height: int = 96
     crop_width: int = 128
     creff_kernel: int = 7
+    creff_lr_multiplier: float = 1.0
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -90,7 +96,7 @@ PROFILES: dict[str, Profile] = {
         name="laptop", height=180, width=240, net_width=0.25, gop_length=12,
         lr_scales=(0.25, 0.35, 0.5, 0.75), train_clips=96, val_clips=8, test_clips=16,
         batch_size=8, hr_steps=1200, arseg_steps=400, learning_rate=1e-3, notebook_frames=24,
-        lr_steps=400, crop_height=128, crop_width=160, creff_kernel=3,
+        lr_steps=400, crop_height=128, crop_width=160, creff_kernel=3, creff_lr_multiplier=24.0,
     ),
     "paper": Profile(
         name="paper", height=720, width=960, net_width=1.0, gop_length=12,

@@ -152,6 +152,28 @@ def evaluate_by_distance(segment_gop: GopSegmenter, frames: np.ndarray, labels: 
                                   gmacs_per_frame)
 
 
+def evaluate_oracle(first: GopSegmenter, second: GopSegmenter, frames: np.ndarray, labels: np.ndarray,
+                    flows: np.ndarray, class_names: Sequence[str]) -> DistanceReport:
+    """The per-pixel oracle of two methods: a pixel counts as right where either method is right.
+
+    Introduced in notebook 06. With ``first`` = the "warp" reference and ``second`` = LR-only it
+    bounds what a fusion of the keyframe and the LR frame can reach by choosing, per pixel,
+    between them. Where both are wrong the oracle keeps ``first``'s prediction. Arguments as in
+    ``evaluate_by_distance``; the report's timing is meaningless (0).
+    """
+    num_clips, gop_length = frames.shape[:2]
+    num_classes = len(class_names)
+    confusions = np.zeros((gop_length, num_classes, num_classes), dtype=np.int64)
+    for clip in range(num_clips):
+        a = np.asarray(first(frames[clip], flows[clip]))
+        b = np.asarray(second(frames[clip], flows[clip]))
+        label = labels[clip]
+        pred = np.where((b == label) & (a != label), b, a)
+        for d in range(gop_length):
+            confusions[d] += confusion_matrix(pred[d], label[d], num_classes)
+    return report_from_confusions(confusions, class_names, 0.0, 0)
+
+
 METHODS = ("hr", "lr", "arseg", "warp")
 """What ``make_segmenter`` runs. "warp" is a reference, not a method of the paper: the keyframe's HR
 feature, warped with the motion vectors and classified by the HR classifier, on every P-frame (no

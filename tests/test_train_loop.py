@@ -101,7 +101,7 @@ def test_batches_split_over_processes_cover_the_global_batch():
     assert not zero["flow"].any() and whole["flow"].abs().sum() > 0
 
 
-def test_creff_kernel_and_init_follow_the_config():
+def test_creff_kernel_variant_and_init_follow_the_config():
     from arseg_tutorial.train.trainer import build_networks
 
     hr_state = build_networks(tiny_config())[0].state_dict()
@@ -110,17 +110,23 @@ def test_creff_kernel_and_init_follow_the_config():
     assert creff.kernel == 3 and arseg.lr_model is model
     channels = creff.channels
     x = torch.rand(2, channels, 6, 7)
+    assert creff.variant == "tutorial" and creff.position_bias.argmax() == 4
     with torch.no_grad():  # identity init: K and V are the identity, Q the identity / sqrt(C)
         assert torch.allclose(creff.key_conv(x), x) and torch.allclose(creff.value_conv(x), x)
         assert torch.allclose(creff.query_conv(x), x / channels ** 0.5)
         # a constant reference comes back unchanged away from the border: the weights sum to 1
+        # (the tutorial variant's output is the attention alone)
         reference = torch.full((1, channels, 6, 7), 0.5)
         lr_feature = torch.rand(1, channels, 6, 7)
         result = creff(lr_feature, reference, return_attention=True)
-    assert torch.allclose(result.fused[..., 1:-1, 1:-1], lr_feature[..., 1:-1, 1:-1] + 0.5, atol=1e-5)
+    assert torch.allclose(result.fused[..., 1:-1, 1:-1], torch.tensor(0.5), atol=1e-5)
     assert result.attention.shape[-1] == 9
-    paper, _ = build_networks(tiny_config("arseg", creff_init="paper"), hr_state)
+    paper, _ = build_networks(tiny_config("arseg", creff_variant="paper"), hr_state)
     assert paper.creff.kernel == 7 and not torch.allclose(paper.creff.value_conv(x), x)
+    assert paper.creff.variant == "paper" and paper.creff.position_bias is None
+    assert "position_bias" not in dict(paper.creff.named_parameters())
+    with pytest.raises(ValueError, match="creff_variant"):
+        tiny_config("arseg", creff_variant="swin")
     with pytest.raises(ValueError, match="odd"):
         tiny_config("arseg", creff_kernel=4)
 

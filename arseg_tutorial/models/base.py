@@ -61,13 +61,14 @@ class TwoPhaseSegmenter(nn.Module):
         super().__init__()
         self.creff: CReFF | None = None
 
-    def add_creff(self, kernel: int = 7) -> CReFF:
+    def add_creff(self, kernel: int = 7, variant: str = "tutorial") -> CReFF:
         """Give this network a CReFF module (the LR branch of AR-Seg needs one); returns it.
 
         Introduced in notebook 04. Its parameters are new (the per-frame model has none).
+        ``variant``: "tutorial" (with a position bias) or "paper" (see ``models.creff``).
         """
         param = next(self.parameters())
-        self.creff = CReFF(self.feature_channels, kernel).to(device=param.device, dtype=param.dtype)
+        self.creff = CReFF(self.feature_channels, kernel, variant).to(device=param.device, dtype=param.dtype)
         return self.creff
 
     def _phase1(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:

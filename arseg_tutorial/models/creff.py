@@ -9,6 +9,19 @@ Introduced in notebook 04. Steps (AR-Seg, Hu et al. CVPR 2023, and its official 
 3. local attention over a kernel x kernel window (7 in the paper): similarity without scaling,
    softmax over the window, weighted sum of V (``arseg_tutorial.models.local_attention``);
 4. output = upsampled LR feature + attention output (residual).
+
+Two variants (``CReFF(..., variant=...)``):
+
+- ``"paper"``: exactly the above, with Kaiming-random depthwise convs, as the official module;
+- ``"tutorial"`` (the default): a learnable bias per window offset added to the similarity
+  logits before the softmax (the relative position bias of Swin's window attention), initialised
+  at ``POSITION_BIAS_INIT`` on the centre (zero-offset) tap and 0 elsewhere, and the attention
+  output alone as the fused feature (no residual LR term: the official ``MyAttentionLocalOnly``
+  form). A plain dot product has no notion of *where* a key lies, so even given a perfectly
+  aligned reference it spreads its weight over the window; the bias lets it start at, and learn
+  to keep, the aligned position the motion vectors point to. With the trainer's near-identity
+  start of the convs (``arseg_tutorial.train.trainer.init_creff_identity``) the fused feature
+  starts as the warped HR keyframe feature, and the LR query learns where to look instead.
 """
 from __future__ import annotations
 
@@ -17,7 +30,13 @@ from typing import NamedTuple
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import torch
+
 from arseg_tutorial.models.local_attention import _check_kernel, aggregate, similarity
+
+VARIANTS = ("paper", "tutorial")
+POSITION_BIAS_INIT = 5.0
+"""Initial logit bias of the centre tap in the ``tutorial`` variant (softmax weight ~0.95 in 3x3)."""
 
 
 class CReFFResult(NamedTuple):
@@ -26,7 +45,8 @@ class CReFFResult(NamedTuple):
     Introduced in notebook 04.
 
     Attributes:
-        fused: (N, C, H, W) fused feature on the reference's grid.
+        fused: (N, C, H, W) fused feature on the reference's grid (``paper``: LR + attention;
+            ``tutorial``: attention output alone).
         attention: (N, H, W, kernel*kernel) softmax weights, window index row-major.
         lr_upsampled: (N, C, H, W) the LR feature after upsampling (the residual branch).
     """
@@ -51,16 +71,28 @@ class CReFF(nn.Module):
     Args:
         channels: C, channels of both features.
         kernel: odd attention window size (7 in the paper; notebook 04 tries 3, 5, 7, 9).
+        variant: "tutorial" (with the position bias, see the module docstring) or "paper".
+
+    Attributes:
+        position_bias: (kernel*kernel,) logit bias per window offset (row-major), ``tutorial`` only.
     """
 
-    def __init__(self, channels: int, kernel: int = 7):
+    def __init__(self, channels: int, kernel: int = 7, variant: str = "tutorial"):
         super().__init__()
         _check_kernel(kernel)
+        if variant not in VARIANTS:
+            raise ValueError(f"CReFF variant must be one of {VARIANTS}, got {variant!r}")
         self.channels = channels
         self.kernel = kernel
+        self.variant = variant
         self.query_conv = _depthwise3x3(channels)
         self.key_conv = _depthwise3x3(channels)
         self.value_conv = _depthwise3x3(channels)
+        self.position_bias = None
+        if variant == "tutorial":
+            bias = torch.zeros(kernel * kernel)
+            bias[kernel * kernel // 2] = POSITION_BIAS_INIT
+            self.position_bias = nn.Parameter(bias)
 
     def forward(self, lr_feature: Tensor, reference: Tensor,
                 return_attention: bool = False) -> Tensor | CReFFResult:
@@ -83,11 +115,16 @@ class CReFF(nn.Module):
         query = self.query_conv(lr_up)
         key = self.key_conv(reference)
         value = self.value_conv(reference)
-        attention = similarity(query, key, self.kernel).softmax(dim=-1)
-        fused = lr_up + aggregate(value, attention, self.kernel)
+        logits = similarity(query, key, self.kernel)
+        if self.position_bias is not None:
+            logits = logits + self.position_bias
+        attention = logits.softmax(dim=-1)
+        fused = aggregate(value, attention, self.kernel)
+        if self.variant == "paper":
+            fused = lr_up + fused
         if return_attention:
             return CReFFResult(fused, attention, lr_up)
         return fused
 
     def extra_repr(self) -> str:
-        return f"channels={self.channels}, kernel={self.kernel}"
+        return f"channels={self.channels}, kernel={self.kernel}, variant={self.variant!r}"

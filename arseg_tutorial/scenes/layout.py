@@ -23,6 +23,16 @@ FOCAL_PER_HEIGHT = 0.9
 LANE_WIDTH_M, BIKE_LANE_M, PARKING_LANE_M = 3.3, 1.2, 2.2
 CAR_GAP_M = 12.0
 """Mean free gap between consecutive cars of a lane (metres)."""
+FPS = 30.0
+"""Frame rate the speeds below assume (CamVid and Cityscapes footage: 30 and 17 fps)."""
+CAMERA_SPEED_M = (0.08, 0.2)
+"""Camera speed range, metres per frame (10-22 km/h at 30 fps: a car in slow urban traffic)."""
+CAR_SPEED_M = (0.15, 0.4)
+"""Speed range of moving cars, metres per frame (16-43 km/h at 30 fps)."""
+CYCLIST_SPEED_M = (0.12, 0.22)
+"""Speed range of cyclists, metres per frame (13-24 km/h)."""
+WALK_SPEED_M = (0.035, 0.05)
+"""Walking speed range, metres per frame (3.8-5.4 km/h)."""
 VIEW_MARGIN = 0.03
 """Objects are placed up to this fraction of the image height beyond the left/right border."""
 
@@ -32,7 +42,8 @@ class Sprite:
     """One object: its picture and how it moves.
 
     Attributes:
-        rgba: (h, w, 4) float32 premultiplied RGBA with a transparent border of at least one texel.
+        rgba: (h, w, 4) float32 premultiplied RGBA with a transparent border of at least one texel;
+            (T, h, w, 4) for a non-rigid object (one picture per frame, e.g. a walking person).
         x_px, y_px: image position of texel (0, 0)'s centre at t = 0, before camera shake.
         vx_px: horizontal image speed in px/frame.
         class_id: CamVid class index of every pixel of the sprite.
@@ -45,6 +56,15 @@ class Sprite:
     vx_px: float
     class_id: int
     depth_m: float
+
+    @property
+    def rigid(self) -> bool:
+        """True when one picture is translated over the clip (its exact flow is that translation)."""
+        return self.rgba.ndim == 3
+
+    def picture(self, t: int) -> np.ndarray:
+        """(h, w, 4) the sprite's picture at frame ``t``."""
+        return self.rgba if self.rigid else self.rgba[t]
 
 
 @dataclass
@@ -94,9 +114,9 @@ class _Placer:
         """Place a sprite whose left edge is at world X ``x_left_m`` and bottom ``lift_m`` above the ground."""
         k = self.geo.k(depth_m)
         foot = self.geo.foot_row(depth_m) - lift_m * k
-        soft = soften(rgba, pad=2)
+        soft = soften(rgba, pad=2) if rgba.ndim == 3 else np.stack([soften(p, pad=2) for p in rgba])
         self.sprites.append(Sprite(rgba=soft, x_px=self.geo.centre_x_px + x_left_m * k - 1.5,
-                                   y_px=foot + 2.5 - soft.shape[0], vx_px=(speed_m - self.v_cam) * k,
+                                   y_px=foot + 2.5 - soft.shape[-3], vx_px=(speed_m - self.v_cam) * k,
                                    class_id=class_id, depth_m=depth_m))
 
 
@@ -180,7 +200,7 @@ def _add_traffic(rng, place: _Placer) -> tuple[tuple[float, bool], ...]:
     lines.append((geo.near_curb_m + 0.3, False))
     for i, z in enumerate(lanes):
         direction = 1.0 if i < (len(lanes) + 1) // 2 else -1.0
-        v = direction * rng.uniform(0.04, 0.2)
+        v = direction * rng.uniform(*CAR_SPEED_M)
         lo, hi = place.x_range_m(z, v)
         x = lo - 5.0 + rng.exponential(CAR_GAP_M)
         while x < hi:
@@ -188,7 +208,7 @@ def _add_traffic(rng, place: _Placer) -> tuple[tuple[float, bool], ...]:
             x += 5.0 + rng.exponential(CAR_GAP_M)
     for _ in range(place.count(rng, bike_lane, 0.1, 1.2)):
         z = bike_lane if rng.random() < 0.5 else rng.choice(lanes) + rng.uniform(0.6, 1.2)
-        v = rng.choice([-1.0, 1.0]) * rng.uniform(0.06, 0.15)
+        v = rng.choice([-1.0, 1.0]) * rng.uniform(*CYCLIST_SPEED_M)
         place.add(paint.paint_cyclist(rng, geo.k(z), v > 0), rng.uniform(*place.x_range_m(z, v)) - 0.9, z,
                   BICYCLIST, v)
     return tuple(lines)
@@ -201,9 +221,9 @@ def _add_pedestrians(rng, place: _Placer) -> None:
         z = rng.uniform(geo.far_curb_m + 0.6, geo.facade_m - 0.5)
         if rng.random() < 0.2:
             z = rng.uniform(geo.near_curb_m + 1.5, geo.far_curb_m - 0.5)
-        v = rng.choice([-1.0, 1.0]) * rng.uniform(0.02, 0.05)
-        place.add(paint.paint_pedestrian(rng, geo.k(z)), rng.uniform(*place.x_range_m(z, v)) - 0.35, z,
-                  PEDESTRIAN, v)
+        v = rng.choice([-1.0, 1.0]) * rng.uniform(*WALK_SPEED_M)
+        place.add(paint.paint_pedestrian(rng, geo.k(z), place.length), rng.uniform(*place.x_range_m(z, v)) - 0.45,
+                  z, PEDESTRIAN, v)
 
 
 def build_scene(seed: int, length: int, height: int, width: int) -> Scene:
@@ -224,7 +244,7 @@ def build_scene(seed: int, length: int, height: int, width: int) -> Scene:
                                                              + camera_rng.uniform(0, 6.3))
     gain = 1.0 + camera_rng.uniform(0.02, 0.05) * np.sin(2 * np.pi * t / camera_rng.uniform(30, 60)
                                                           + camera_rng.uniform(0, 6.3))
-    camera_speed = camera_rng.choice([-1.0, 1.0]) * camera_rng.uniform(0.03, 0.08)
+    camera_speed = camera_rng.choice([-1.0, 1.0]) * camera_rng.uniform(*CAMERA_SPEED_M)
     margin = int(np.ceil(np.abs(shake_x).max() + np.abs(shake_y).max())) + 3
     place = _Placer(geo, camera_speed, length, width, VIEW_MARGIN * height)
 

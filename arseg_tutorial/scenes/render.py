@@ -3,7 +3,8 @@
 Introduced in notebook 00. Layers are composited far to near ("painter's algorithm") with
 premultiplied alpha. Every layer moves by a pure translation per frame (the ground by one
 translation per row), so a sprite at a sub-pixel position is sampled with four constant bilinear
-weights, and the exact flow of each pixel is that of the front-most surface there:
+weights, and the exact flow of each pixel is that of the front-most surface there (for a
+non-rigid sprite, a walking person, the translation of its body; its pixels are never valid):
 
     flow_x(t -> ref) = speed_x * (ref - t) + shake_x[ref] - shake_x[t],
     flow_y(t -> ref) = shake_y[ref] - shake_y[t].
@@ -37,8 +38,12 @@ class _FrameBuffers:
     speed: np.ndarray    # (H, W) float32 horizontal px/frame of that surface
     pure: np.ndarray     # (H, W) bool: one surface fills the pixel
 
-    def over(self, rows: slice, cols: slice, rgba: np.ndarray, class_id, surface_id: int, speed) -> None:
-        """Composite ``rgba`` (h, w, 4) over the region ``rows, cols``; class_id/speed: scalar or (h, w)."""
+    def over(self, rows: slice, cols: slice, rgba: np.ndarray, class_id, surface_id: int, speed,
+             rigid: bool = True) -> None:
+        """Composite ``rgba`` (h, w, 4) over the region ``rows, cols``; class_id/speed: scalar or (h, w).
+
+        A non-``rigid`` layer changes shape between frames: no translation maps its pixels, so
+        they are never pure (never valid for a reference frame)."""
         alpha = rgba[..., 3]
         rgb = self.rgb[rows, cols]
         rgb *= (1.0 - alpha)[..., None]
@@ -58,6 +63,8 @@ class _FrameBuffers:
         pure = self.pure[rows, cols]
         pure &= ~partial
         pure |= full
+        if not rigid:
+            pure &= ~front
 
 
 def _shifted(rgba: np.ndarray, x_px: float, y_px: float, height: int, width: int):
@@ -127,10 +134,10 @@ def _render_frame(scene: Scene, t: int) -> _FrameBuffers:
     buf.pure[straddle] = False
 
     for index, sprite in enumerate(scene.sprites):
-        placed = _shifted(sprite.rgba, sprite.x_px + sprite.vx_px * t + sx, sprite.y_px + sy, height, width)
+        placed = _shifted(sprite.picture(t), sprite.x_px + sprite.vx_px * t + sx, sprite.y_px + sy, height, width)
         if placed is not None:
             rows, cols, sample = placed
-            buf.over(rows, cols, sample, sprite.class_id, _GROUND_ID + 1 + index, sprite.vx_px)
+            buf.over(rows, cols, sample, sprite.class_id, _GROUND_ID + 1 + index, sprite.vx_px, sprite.rigid)
     return buf
 
 

@@ -3,7 +3,9 @@
 Introduced in notebook 00. A painter takes a random generator and ``k`` (pixels per metre at the
 object's depth) and returns a (h, w, 4) float32 premultiplied-RGBA array whose bottom edge is the
 object's contact with the ground. Sizes are in metres so that distant objects come out small:
-a 12 cm pole 20 m away is about 2 px wide at 360x480 and 1 px at half resolution.
+a 25 cm pole 12 m away is about 3.4 px wide at 180x240 and 1.7 px at half resolution.
+The thin parts (poles, sign panels, railing bars, bicycle tubes, limbs) are drawn at the widths
+of what annotators outline in CamVid-style labels, not at their thinnest: see docs/calibration.md.
 """
 from __future__ import annotations
 
@@ -16,6 +18,14 @@ from arseg_tutorial.scenes.shapes import (Canvas, capsule, disc, fractal_noise, 
 
 GRAIN = 0.15
 """Relative amplitude of the pixel-scale grain on facades and the ground."""
+POLE_WIDTH_M = (0.22, 0.32)
+"""Width range of poles (metres)."""
+SIGN_SIZE_M = (0.8, 1.1)
+"""Size range of sign panels (metres)."""
+LIMB = 1.4
+"""Width factor of limbs, torso, bicycle tubes and railing bars over their thinnest real width."""
+GAIT_HZ_PER_FRAME = 1.8 / 30.0
+"""Walking step frequency (about 1.8 steps/s) in cycles per frame at 30 fps."""
 
 BUILDING_COLORS = np.array([(0.62, 0.33, 0.25), (0.78, 0.70, 0.58), (0.55, 0.55, 0.57), (0.70, 0.58, 0.45),
                             (0.45, 0.40, 0.38), (0.82, 0.78, 0.70), (0.52, 0.30, 0.28)], np.float32)
@@ -90,8 +100,8 @@ def paint_tree(rng: np.random.Generator, k: float) -> np.ndarray:
 
 
 def paint_pole(rng: np.random.Generator, k: float, height_m: float, lamp: bool) -> np.ndarray:
-    """A metal pole (12 cm), optionally with a street-lamp arm at the top."""
-    width_px = 0.12 * k
+    """A metal pole (``POLE_WIDTH_M``), optionally with a street-lamp arm at the top."""
+    width_px = rng.uniform(*POLE_WIDTH_M) * k
     arm_px = 1.2 * k if lamp else 0.0
     c = Canvas(_size(height_m, k), max(1, int(math.ceil(width_px + arm_px + 0.3 * k))) + 1)
     x0 = 0.5
@@ -100,15 +110,15 @@ def paint_pole(rng: np.random.Generator, k: float, height_m: float, lamp: bool) 
     c.paint(rect(c.ys, c.xs, 0.0, x0, c.height, x0 + width_px), metal[None, None, :] * shading[None, :, None])
     if lamp:
         y_arm = 0.3 * k
-        c.paint(capsule(c.yy, c.xx, (y_arm, x0 + width_px / 2), (y_arm - 0.15 * k, x0 + arm_px), 0.08 * k), metal)
+        c.paint(capsule(c.yy, c.xx, (y_arm, x0 + width_px / 2), (y_arm - 0.15 * k, x0 + arm_px), 0.14 * k), metal)
         c.paint(rounded_box(c.yy, c.xx, y_arm - 0.2 * k, x0 + arm_px - 0.3 * k, y_arm, x0 + arm_px + 0.2 * k,
                             0.05 * k), np.array([0.85, 0.85, 0.75], np.float32))
     return c.rgba()
 
 
 def paint_sign(rng: np.random.Generator, k: float) -> np.ndarray:
-    """A traffic-sign panel (round, square or diamond) with a white symbol, 0.6-0.9 m across."""
-    size = rng.uniform(0.6, 0.9) * k
+    """A traffic-sign panel (round, square or diamond) with a white symbol, ``SIGN_SIZE_M`` across."""
+    size = rng.uniform(*SIGN_SIZE_M) * k
     c = Canvas(_size(size / k + 0.05, k), _size(size / k + 0.05, k))
     cy = cx = 0.5 * c.width
     kind = rng.integers(3)
@@ -137,7 +147,7 @@ def paint_fence(rng: np.random.Generator, k: float, length_m: float, railing: bo
     palette = [(0.25, 0.32, 0.25), (0.45, 0.33, 0.22), (0.55, 0.55, 0.57), (0.70, 0.68, 0.62)]
     color = np.array(palette[rng.integers(len(palette))], np.float32)
     if railing:
-        period, slat = rng.uniform(0.12, 0.18), rng.uniform(0.03, 0.05)
+        period, slat = rng.uniform(0.15, 0.22), LIMB * rng.uniform(0.04, 0.06)
     else:
         period = rng.uniform(0.12, 0.2)
         slat = period * rng.uniform(0.45, 0.85)
@@ -178,23 +188,38 @@ def paint_car(rng: np.random.Generator, k: float, facing_right: bool) -> np.ndar
     return c.rgba()
 
 
-def paint_pedestrian(rng: np.random.Generator, k: float) -> np.ndarray:
-    """A walking person (1.6-1.9 m): legs mid-stride, torso, arms, head."""
+def paint_pedestrian(rng: np.random.Generator, k: float, frames: int = 1, walking: bool = True) -> np.ndarray:
+    """A walking person (1.6-1.9 m): legs, torso, swinging arms, head.
+
+    People are not rigid: with ``frames`` > 1 the legs and arms swing with the gait phase
+    (``GAIT_HZ_PER_FRAME``), one picture per frame, so no single translation maps one frame onto
+    the next (motion vectors of the codec cannot follow it either).
+
+    Returns:
+        (h, w, 4) for ``frames`` = 1, else (frames, h, w, 4) float32 premultiplied RGBA.
+    """
     height = rng.uniform(1.6, 1.9)
-    c = Canvas(_size(height, k), _size(0.75, k))
-    H, cx = height * k, 0.5 * c.width
+    width_m = 0.95
     shirt, trousers = CLOTH_COLORS[rng.integers(len(CLOTH_COLORS), size=2)]
     skin = np.array([0.85, 0.65, 0.50], np.float32) * rng.uniform(0.5, 1.05)
-    stride = rng.uniform(0.05, 0.2) * k
-    hip = (0.53 * H, cx)
-    for sign in (-1.0, 1.0):
-        c.paint(capsule(c.yy, c.xx, hip, (H - 0.05 * k, cx + sign * stride), 0.14 * k), trousers)
-    c.paint(rounded_box(c.yy, c.xx, 0.2 * H, cx - 0.19 * k, 0.57 * H, cx + 0.19 * k, 0.06 * k), shirt)
-    for sign in (-1.0, 1.0):
-        c.paint(capsule(c.yy, c.xx, (0.23 * H, cx + sign * 0.17 * k), (0.5 * H, cx + sign * 0.24 * k), 0.08 * k),
-                shirt * 0.85)
-    c.paint(disc(c.yy, c.xx, 0.2 * H - 0.11 * k, cx, 0.11 * k), skin)
-    return c.rgba()
+    stride = rng.uniform(0.15, 0.3)
+    phase0 = rng.uniform(0.0, 2.0 * math.pi)
+    pictures = []
+    for t in range(frames):
+        c = Canvas(_size(height, k), _size(width_m, k))
+        H, cx = height * k, 0.5 * c.width
+        swing = math.sin(phase0 + 2.0 * math.pi * GAIT_HZ_PER_FRAME * t * walking) if frames > 1 else 0.7
+        hip = (0.53 * H, cx)
+        for sign in (-1.0, 1.0):
+            c.paint(capsule(c.yy, c.xx, hip, (H - 0.07 * k, cx + sign * swing * stride * k), LIMB * 0.14 * k),
+                    trousers)
+        c.paint(rounded_box(c.yy, c.xx, 0.2 * H, cx - 0.21 * k, 0.57 * H, cx + 0.21 * k, 0.06 * k), shirt)
+        for sign in (-1.0, 1.0):
+            hand = (0.5 * H, cx + sign * (0.23 - 0.5 * swing * stride) * k)  # against the same-side leg
+            c.paint(capsule(c.yy, c.xx, (0.23 * H, cx + sign * 0.17 * k), hand, LIMB * 0.08 * k), shirt * 0.85)
+        c.paint(disc(c.yy, c.xx, 0.2 * H - 0.12 * k, cx, 0.12 * k), skin)
+        pictures.append(c.rgba())
+    return pictures[0] if frames == 1 else np.stack(pictures)
 
 
 def paint_cyclist(rng: np.random.Generator, k: float, facing_right: bool) -> np.ndarray:
@@ -207,19 +232,19 @@ def paint_cyclist(rng: np.random.Generator, k: float, facing_right: bool) -> np.
     frame = CAR_COLORS[rng.integers(len(CAR_COLORS))]
     tyre = np.array([0.08, 0.08, 0.08], np.float32)
     for x in (rear, front):
-        c.paint(ring(c.yy, c.xx, hub_y, x, r_w, 0.05 * k), tyre)
+        c.paint(ring(c.yy, c.xx, hub_y, x, r_w, LIMB * 0.06 * k), tyre)
     seat = (hub_y - 0.55 * k, rear + 0.3 * (front - rear))
     bar = (hub_y - 0.62 * k, rear + 0.85 * (front - rear))
     crank = (hub_y, 0.5 * (rear + front))
     for p, q in ((( hub_y, rear), seat), (seat, crank), (crank, (hub_y, rear)), (seat, bar), (bar, (hub_y, front)),
                  (crank, bar)):
-        c.paint(capsule(c.yy, c.xx, p, q, 0.04 * k), frame)
+        c.paint(capsule(c.yy, c.xx, p, q, LIMB * 0.05 * k), frame)
     shirt, trousers = CLOTH_COLORS[rng.integers(len(CLOTH_COLORS), size=2)]
     hip = (seat[0] - 0.05 * k, seat[1])
     shoulder = (hip[0] - 0.48 * k, hip[1] + 0.35 * (bar[1] - hip[1]))
-    c.paint(capsule(c.yy, c.xx, hip, crank, 0.12 * k), trousers)
+    c.paint(capsule(c.yy, c.xx, hip, crank, LIMB * 0.12 * k), trousers)
     c.paint(capsule(c.yy, c.xx, hip, shoulder, 0.3 * k), shirt)
-    c.paint(capsule(c.yy, c.xx, shoulder, bar, 0.07 * k), shirt * 0.85)
+    c.paint(capsule(c.yy, c.xx, shoulder, bar, LIMB * 0.07 * k), shirt * 0.85)
     c.paint(disc(c.yy, c.xx, shoulder[0] - 0.15 * k, shoulder[1] + 0.04 * (bar[1] - hip[1]), 0.11 * k),
             np.array([0.9, 0.85, 0.2], np.float32))
     return c.rgba()

@@ -1,9 +1,12 @@
 """Rebuild every shipped artefact: ``python -m arseg_tutorial build-assets``.
 
-Introduced in notebook 05. Trains all runs of ``recipes.shipped_runs`` (resuming from the cache),
+Introduced in notebook 05. Trains all runs of ``recipes.shipped_runs`` (resuming from the cache;
+with ``workers`` > 1 the runs after HR train in that many processes of one torch thread each),
 exports float16 checkpoints to ``data/checkpoints``, evaluates the exported weights on the test
-split, and writes ``manifest.json``, ``sweep.json`` (notebook 06), ``ablation.json`` and
-``training_curves.json`` (notebook 05).
+split and on clips from seeds no split uses ("unseen"), and writes ``manifest.json``,
+``sweep.json`` (notebook 06), ``ablation.json`` and ``training_curves.json`` (notebook 05). The
+manifest's ``references`` hold the "warp" reference and the per-pixel oracle of warp and LR-only
+(at every scale), which no checkpoint of their own stands for.
 """
 from __future__ import annotations
 
@@ -14,11 +17,11 @@ import torch
 
 from arseg_tutorial import assets
 from arseg_tutorial.config import Profile, data_dir
-from arseg_tutorial.evaluate import (DistanceReport, evaluate_by_distance, make_segmenter,
+from arseg_tutorial.evaluate import (DistanceReport, evaluate_by_distance, evaluate_oracle, make_segmenter,
                                      measure_ms_per_frame, method_gmacs_per_frame)
 from arseg_tutorial.train import recipes
 from arseg_tutorial.train.data import ClipSet, load_clips, source_fingerprint, split_config
-from arseg_tutorial.train.trainer import TrainResult, train
+from arseg_tutorial.train.trainer import TrainResult, creff_learning_rate_sum, train
 
 CURVE_EVERY = 5  # keep every 5th step of the loss history in data/ (the cache keeps all)
 
@@ -70,6 +73,52 @@ def _curve(history: list[dict]) -> dict[str, list]:
     return {"step": [h["step"] for h in kept], **{k: [h.get(k) for h in kept] for k in keys}}
 
 
+def _train_in_worker(args: tuple[str, str]) -> str:
+    """Pool worker: train one shipped run with one torch thread (returns its name)."""
+    from arseg_tutorial.config import get_profile
+
+    torch.set_num_threads(1)
+    profile_name, name = args
+    train_shipped_run(get_profile(profile_name), name, progress=False)
+    return name
+
+
+def train_all(profile: Profile, workers: int = 1, progress: bool = True) -> None:
+    """Train (or resume) every shipped run: HR first, then the others in ``workers`` processes.
+
+    Every run resumes from and writes to its own checkpoint in the cache, so ``build_assets``
+    afterwards only loads them. Only for profiles in ``config.PROFILES`` (the workers look the
+    profile up by name).
+    """
+    clips = load_clips(split_config(profile, "train"), progress=progress, workers=workers)
+    train_shipped_run(profile, "hr", clips, progress=progress)
+    names = [r.name for r in recipes.shipped_runs(profile) if r.name != "hr"]
+    if workers <= 1:
+        return
+    from multiprocessing import get_context
+
+    with get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
+        for name in pool.imap_unordered(_train_in_worker, [(profile.name, n) for n in names]):
+            if progress:
+                print(f"trained {name}", flush=True)
+
+
+def evaluate_references(hr: torch.nn.Module, lr_models: dict[float, torch.nn.Module], clips: ClipSet,
+                        profile: Profile) -> dict:
+    """The "warp" reference and, per scale, the oracle of warp and LR-only, as report dicts."""
+    from arseg_tutorial.scenes import CLASS_NAMES
+
+    warp = evaluate_networks("warp", 1.0, hr, None, clips, profile, timing_clips=0)
+    oracle = {}
+    for scale, lr in sorted(lr_models.items()):
+        report = evaluate_oracle(make_segmenter("warp", hr, batched=True),
+                                 make_segmenter("lr", None, lr, scale, batched=True),
+                                 clips.frames, clips.labels, clips.flow_key, CLASS_NAMES)
+        report.ms_per_frame = float("nan")
+        oracle[f"{scale:g}"] = report.to_dict()
+    return {"warp": warp.to_dict(), "oracle": oracle}
+
+
 def _train_command(run: recipes.Run) -> str:
     if run.method == "hr":
         return "python -m arseg_tutorial train --method hr"
@@ -77,17 +126,20 @@ def _train_command(run: recipes.Run) -> str:
     return cmd + (f" --ablation {run.ablation}" if run.ablation else "")
 
 
-def build_assets(profile: Profile, folder: Path | None = None, progress: bool = True) -> dict:
+def build_assets(profile: Profile, folder: Path | None = None, progress: bool = True,
+                 workers: int = 1) -> dict:
     """Train, export, evaluate and write everything; returns the manifest.
 
     Args:
         profile: the profile the shipped checkpoints are for (``laptop``).
         folder: where to write (default ``data/``).
+        workers: processes that train the runs after HR (one torch thread each).
     """
     folder = folder or data_dir()
+    train_all(profile, workers, progress)
     train_clips = load_clips(split_config(profile, "train"), progress=progress)
-    test_config = split_config(profile, "test")
-    test_clips = load_clips(test_config, progress=progress)
+    splits = {"test": split_config(profile, "test"), "unseen": split_config(profile, "unseen")}
+    eval_clips = {k: load_clips(c, progress=progress, workers=workers) for k, c in splits.items()}
     entries, curves, shipped = {}, {}, {}
     for run in recipes.shipped_runs(profile):
         result = train_shipped_run(profile, run.name, train_clips, progress)
@@ -96,17 +148,26 @@ def build_assets(profile: Profile, folder: Path | None = None, progress: bool = 
         shipped[run.name] = assets.load_weights(
             assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / file)
         hr = shipped.get("hr")
-        report = evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
-                                   shipped[run.name] if run.method != "hr" else None, test_clips, profile)
+        reports = {split: evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
+                                            shipped[run.name] if run.method != "hr" else None, clips, profile,
+                                            timing_clips=2 if split == "test" else 0)
+                   for split, clips in eval_clips.items()}
         entries[run.name] = {
             "file": file, "sha256": sha, "method": run.method, "scale": run.scale,
             "ablation": run.ablation, "config": run.config.to_dict(),
             "train_seconds": round(result.seconds, 1), "steps": result.steps_done,
-            "command": _train_command(run), "metrics": report.to_dict(),
+            "creff_lr_sum": round(creff_learning_rate_sum(run.config), 4),
+            "command": _train_command(run), "metrics": reports["test"].to_dict(),
+            "metrics_unseen": reports["unseen"].to_dict(),
         }
         curves[run.name] = _curve(result.history)
-        manifest = _manifest(profile, test_config, entries)
+        manifest = _manifest(profile, splits, entries, {})
         assets.write_json_atomic(folder / assets.MANIFEST_NAME, manifest)
+    lr_models = {r.scale: shipped[r.name] for r in recipes.shipped_runs(profile) if r.method == "lr"}
+    references = {split: evaluate_references(shipped["hr"], lr_models, clips, profile)
+                  for split, clips in eval_clips.items()}
+    manifest = _manifest(profile, splits, entries, references)
+    assets.write_json_atomic(folder / assets.MANIFEST_NAME, manifest)
     assets.write_json_atomic(folder / assets.CURVES_NAME, curves)
     assets.write_json_atomic(folder / assets.SWEEP_NAME, sweep_from_manifest(manifest))
     assets.write_json_atomic(folder / assets.ABLATION_NAME, ablation_from_manifest(manifest, curves))
@@ -175,24 +236,51 @@ frame measured on this machine, one frame at a time, while other work shared the
     return path
 
 
-def _manifest(profile: Profile, test_config, entries: dict) -> dict:
+def _manifest(profile: Profile, splits: dict, entries: dict, references: dict) -> dict:
     return {
         "profile": profile.name, "profile_config": profile.__dict__,
         "source_fingerprint": source_fingerprint(), "build_command": assets.BUILD_COMMAND,
-        "test_split": test_config.__dict__, "torch": torch.__version__,
+        "test_split": splits["test"].__dict__, "unseen_split": splits["unseen"].__dict__,
+        "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
-        "checkpoints": entries,
+        "checkpoints": entries, "references": references,
     }
 
 
-def sweep_from_manifest(manifest: dict) -> dict:
-    """Notebook 06's table: method -> scale -> metrics (HR under scale "1")."""
+def _method_table(manifest: dict, metrics_key: str, references: dict) -> dict:
     sweep: dict[str, dict[str, dict]] = {"hr": {}, "lr": {}, "arseg": {}}
     for entry in manifest["checkpoints"].values():
         if entry["ablation"] is None:
-            sweep[entry["method"]][f"{entry['scale']:g}"] = entry["metrics"]
-    return {"profile": manifest["profile"], "gop_length": manifest["profile_config"]["gop_length"],
-            "test_split": manifest["test_split"], "methods": sweep}
+            sweep[entry["method"]][f"{entry['scale']:g}"] = entry[metrics_key]
+    if references:
+        sweep["warp"] = {"1": references["warp"]}
+    return sweep
+
+
+def sweep_from_manifest(manifest: dict) -> dict:
+    """Notebook 06's table: method -> scale -> metrics (HR and warp under scale "1").
+
+    Keys: ``methods`` (hr, lr, arseg with the default CReFF, warp; test split), ``oracle``
+    (scale -> the per-pixel oracle of warp and LR-only), ``creff_variants`` (variant -> scale ->
+    metrics of AR-Seg), and ``unseen`` (the same three tables on the unseen seeds).
+    """
+    references = manifest.get("references", {})
+    entries = manifest["checkpoints"]
+    scale = f"{recipes.ABLATION_SCALE:g}"
+    sweep = {"profile": manifest["profile"], "gop_length": manifest["profile_config"]["gop_length"],
+             "test_split": manifest["test_split"],
+             "methods": _method_table(manifest, "metrics", references.get("test"))}
+    paper = recipes.run_name("arseg", recipes.ABLATION_SCALE, "paper")
+    if references:
+        sweep["oracle"] = references["test"]["oracle"]
+        sweep["creff_variants"] = {"tutorial": {scale: sweep["methods"]["arseg"][scale]},
+                                   "paper": {scale: entries[paper]["metrics"]}}
+        unseen = _method_table(manifest, "metrics_unseen", references["unseen"])
+        sweep["unseen"] = {"split": manifest["unseen_split"], "methods": unseen,
+                           "oracle": references["unseen"]["oracle"],
+                           "creff_variants": {"tutorial": {scale: unseen["arseg"][scale]},
+                                              "paper": {scale: entries[paper]["metrics_unseen"]}}}
+    return sweep
 
 
 def ablation_from_manifest(manifest: dict, curves: dict) -> dict:
@@ -205,6 +293,7 @@ def ablation_from_manifest(manifest: dict, curves: dict) -> dict:
         entry = manifest["checkpoints"][name]
         table[variant] = {"run": name, "mean_miou": entry["metrics"]["mean_miou"],
                           "per_distance": entry["metrics"]["per_distance"],
+                          "mean_miou_unseen": entry.get("metrics_unseen", {}).get("mean_miou"),
                           "changes": recipes.ABLATIONS.get(variant, {}), "command": entry["command"],
                           "final_loss": curves[name]["loss"][-1]}
     return {"scale": scale, "hr_mean_miou": manifest["checkpoints"]["hr"]["metrics"]["mean_miou"],

@@ -23,8 +23,9 @@ from arseg_tutorial.config import Profile, cache_dir
 
 #: bump when the cached arrays change meaning, so that old caches are never read
 DATA_FORMAT_VERSION = 1
-#: first generator seed of each split; clip i of a split uses seed ``SPLIT_SEEDS[split] + i``
-SPLIT_SEEDS = {"train": 1_000, "val": 500_000, "test": 900_000}
+#: first generator seed of each split; clip i of a split uses seed ``SPLIT_SEEDS[split] + i``;
+#: "unseen" seeds were never used to train, tune or choose anything (a second test set)
+SPLIT_SEEDS = {"train": 1_000, "val": 500_000, "test": 900_000, "unseen": 7_000_000}
 #: ImageNet statistics, used to normalise frames for the networks (RGB, values in [0, 1])
 MEAN_RGB = (0.485, 0.456, 0.406)
 STD_RGB = (0.229, 0.224, 0.225)
@@ -79,11 +80,11 @@ def split_config(profile: Profile, split: str, num_clips: int | None = None) -> 
     """The ``ClipConfig`` of a split ("train", "val", "test") of a profile.
 
     Args:
-        num_clips: override the profile's ``<split>_clips``.
+        num_clips: override the profile's ``<split>_clips`` ("unseen" has as many as "test").
     """
     if split not in SPLIT_SEEDS:
         raise ValueError(f"unknown split {split!r}; use one of {sorted(SPLIT_SEEDS)}")
-    count = num_clips if num_clips is not None else getattr(profile, f"{split}_clips")
+    count = num_clips if num_clips is not None else getattr(profile, f"{split.replace('unseen', 'test')}_clips")
     return ClipConfig(first_seed=SPLIT_SEEDS[split], num_clips=count, height=profile.height,
                       width=profile.width, gop_length=profile.gop_length)
 

@@ -23,7 +23,7 @@ from arseg_tutorial.train.losses import fst_loss, segmentation_loss
 
 METHODS = ("hr", "lr", "arseg")
 FLOWS = ("mv", "zero")
-CREFF_INITS = ("paper", "identity")
+CREFF_VARIANTS = ("tutorial", "paper")
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,10 @@ class TrainConfig:
         fst_weight: weight of the explicit FST loss (0 = the "no FST" ablation).
         freeze_classifier: keep the classifier copied from HR frozen (False = ablation).
         flow: "mv" (codec motion vectors) or "zero" (no alignment, ablation).
-        creff_init: "identity" (the default: the key and value convs start as the identity, the
-            query conv as the identity over sqrt(C), so attention starts soft and looks at the
-            warped HR feature itself; see ``trainer.init_creff_identity``) or "paper" (random
-            Kaiming convs, as in the official code).
+        creff_variant: "tutorial" (the default: a learnable position bias on the attention logits,
+            starting on the aligned tap, and Q/K/V convs starting near the identity, see
+            ``models.creff`` and ``trainer.init_creff_identity``) or "paper" (the official module:
+            random Kaiming convs, no positional term).
         creff_kernel: CReFF's attention window (7 in the paper at 720x960; the small profiles use
             3, see ``Profile.creff_kernel``).
         creff_lr_multiplier: CReFF's learning rate relative to ``learning_rate`` (its weights
@@ -73,7 +73,7 @@ class TrainConfig:
     fst_weight: float = 1.0
     freeze_classifier: bool = True
     flow: str = "mv"
-    creff_init: str = "identity"
+    creff_variant: str = "tutorial"
     creff_kernel: int = 7
     creff_lr_multiplier: float = 1.0
     model: str = "bisenet18"
@@ -83,8 +83,8 @@ class TrainConfig:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.flow not in FLOWS:
             raise ValueError(f"flow must be one of {FLOWS}, got {self.flow!r}")
-        if self.creff_init not in CREFF_INITS:
-            raise ValueError(f"creff_init must be one of {CREFF_INITS}, got {self.creff_init!r}")
+        if self.creff_variant not in CREFF_VARIANTS:
+            raise ValueError(f"creff_variant must be one of {CREFF_VARIANTS}, got {self.creff_variant!r}")
         if self.creff_kernel < 1 or self.creff_kernel % 2 == 0:
             raise ValueError(f"creff_kernel must be an odd window size >= 1 (7 in the paper), "
                              f"got {self.creff_kernel}")

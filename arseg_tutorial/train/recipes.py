@@ -13,11 +13,13 @@ from pathlib import Path
 from arseg_tutorial.config import Profile, cache_dir
 from arseg_tutorial.train.loops import TrainConfig
 
-#: the ablations of AR-Seg at s = 0.5 (notebook 05): name -> TrainConfig changes
+#: the ablations of AR-Seg at s = 0.5 (notebook 05): name -> TrainConfig changes; "paper" is
+#: the official CReFF (no position bias, random convs) beside the tutorial's default
 ABLATIONS: dict[str, dict] = {
     "no_fst": {"fst_weight": 0.0},
     "unfrozen_classifier": {"freeze_classifier": False},
     "zero_flow": {"flow": "zero"},
+    "paper": {"creff_variant": "paper"},
 }
 ABLATION_SCALE = 0.5
 
@@ -67,7 +69,8 @@ def make_config(profile: Profile, method: str, scale: float = 1.0, ablation: str
         learning_rate=profile.learning_rate if method == "hr" else profile.finetune_learning_rate,
         crop_size=(profile.crop_height, profile.crop_width), net_width=profile.net_width,
         num_classes=NUM_CLASSES, seed=seed, stage1_steps=steps // 2 if method == "arseg" else 0,
-        ref_distance=profile.gop_length - 1, creff_kernel=profile.creff_kernel)
+        ref_distance=0, creff_kernel=profile.creff_kernel,
+        creff_lr_multiplier=profile.creff_lr_multiplier if method == "arseg" else 1.0)
     if ablation is not None:
         if method != "arseg" or ablation not in ABLATIONS:
             raise ValueError(f"ablations are AR-Seg runs, one of {sorted(ABLATIONS)}; got "

@@ -73,9 +73,10 @@ def build_networks(config: TrainConfig, hr_state: dict | None = None,
     teacher = build_model(config.model, config.num_classes, config.net_width).to(device or "cpu")
     teacher.load_state_dict(hr_state)
     teacher.eval().requires_grad_(False)
-    arseg = ARSeg(teacher, model, config.scale, creff_kernel=config.creff_kernel)
+    arseg = ARSeg(teacher, model, config.scale, creff_kernel=config.creff_kernel,
+                  creff_variant=config.creff_variant)
     model.classifier.requires_grad_(not config.freeze_classifier)
-    if config.creff_init == "identity":
+    if config.creff_variant == "tutorial":
         init_creff_identity(model.creff)
     return model, arseg
 
@@ -114,6 +115,20 @@ def _parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
 
 def _cosine(total_steps: int):
     return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
+def creff_learning_rate_sum(config: TrainConfig) -> float:
+    """Sum over the stage-2 steps of CReFF's learning rate: its learning budget (0 without CReFF).
+
+    Introduced in notebook 05. The official CamVid recipe (Adam 1e-3, cosine per iteration over
+    100 epochs, CReFF in the second 50) gives about 0.44; a shorter run reaches the same budget
+    with a larger ``creff_lr_multiplier``.
+    """
+    if config.method != "arseg":
+        return 0.0
+    factor = _cosine(config.steps)
+    return sum(config.learning_rate * config.creff_lr_multiplier * factor(step)
+               for step in range(config.stage1_steps, config.steps))
 
 
 def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
