@@ -346,3 +346,59 @@ def timeline_facts(comparison, lr_scale: float) -> list[str]:
             f"{np.median(hr_ms[others]):.1f} ms.",
             f"P-frames: mean mIoU HR {miou['hr'][others].mean():.1f}, AR-Seg {miou['arseg'][others].mean():.1f}, "
             f"warp {miou['warp'][others].mean():.1f}; AR-Seg above the warp on {100 * ahead:.0f} % of them."]
+
+
+def creff_movement(creff) -> dict | None:
+    """How far a trained tutorial-variant CReFF moved from its start (``trainer.init_creff_identity``
+    and the position bias ``POSITION_BIAS_INIT`` on the centre tap).
+
+    Introduced in notebook 05 (CReFF must be trained to be judged).
+
+    Returns:
+        dict with ``conv_max_change`` (largest change of any Q/K/V weight or bias),
+        ``conv_mean_change`` (mean absolute change of the Q/K/V weights), ``centre_bias`` (the
+        trained bias of the aligned tap), ``other_bias`` (mean trained bias of the other taps) and
+        ``bias_init``; None for a module without a position bias (the paper variant starts at
+        random, so there is no start to compare with).
+    """
+    import torch
+
+    from arseg_tutorial.models.creff import CReFF, POSITION_BIAS_INIT
+    from arseg_tutorial.train.trainer import init_creff_identity
+
+    if getattr(creff, "position_bias", None) is None:
+        return None
+    start = CReFF(creff.channels, creff.kernel, creff.variant)
+    init_creff_identity(start)
+    trained, initial = dict(creff.named_parameters()), dict(start.named_parameters())
+    convs = [name for name in trained if name != "position_bias"]
+    with torch.no_grad():
+        changes = [(trained[n].detach().cpu() - initial[n]).abs() for n in convs]
+        bias = creff.position_bias.detach().cpu()
+        centre = bias.numel() // 2
+    return {"conv_max_change": float(max(c.max() for c in changes)),
+            "conv_mean_change": float(torch.cat([c.flatten() for c in changes]).mean()),
+            "centre_bias": float(bias[centre]),
+            "other_bias": float(torch.cat([bias[:centre], bias[centre + 1:]]).mean()),
+            "bias_init": POSITION_BIAS_INIT}
+
+
+def format_splits_table(sweep: dict, lr_scale: float = 0.5) -> str:
+    """Mean mIoU of every method at s on the test split and on the unseen seeds, one row each.
+
+    Introduced in notebook 06. Columns: HR, LR-only, AR-Seg (tutorial CReFF), AR-Seg with the
+    paper's CReFF, warp and the oracle bound, where the sweep has them (``sweep["unseen"]`` holds
+    the same tables for clips from seeds no split uses).
+    """
+    key = f"{lr_scale:g}"
+    splits = [("test", sweep)] + ([("unseen", sweep["unseen"])] if "unseen" in sweep else [])
+    columns = ["HR", "LR-only", "AR-Seg", "AR-Seg paper CReFF", "warp", "oracle"]
+    lines = [f"{'split':<8}" + "".join(f"{c:>20}" for c in columns)]
+    for name, table in splits:
+        methods = table["methods"]
+        values = [methods["hr"]["1"], methods["lr"].get(key), methods["arseg"].get(key),
+                  table.get("creff_variants", {}).get("paper", {}).get(key), methods.get("warp", {}).get("1"),
+                  table.get("oracle", {}).get(key)]
+        lines.append(f"{name:<8}" + "".join(f"{'-' if v is None else format(v['mean_miou'], '.2f'):>20}"
+                                            for v in values))
+    return "\n".join(lines)

@@ -139,3 +139,33 @@ def test_timeline_facts_read_the_per_frame_numbers():
     assert facts[0].startswith("I-frames: AR-Seg's labels equal HR's on 1 of 1") and "AR-Seg 11.0 ms, HR 10.0" in facts[0]
     assert "AR-Seg s=0.5 5.0 ms, HR 10.0 ms" in facts[1]
     assert "AR-Seg 55.0, warp 55.0; AR-Seg above the warp on 67 %" in facts[2]
+
+
+def test_creff_movement_is_zero_at_the_start_and_sees_a_trained_change():
+    import torch
+
+    from arseg_tutorial.models.creff import CReFF, POSITION_BIAS_INIT
+    from arseg_tutorial.train.trainer import init_creff_identity
+
+    creff = CReFF(8, 3, "tutorial")
+    init_creff_identity(creff)
+    start = results.creff_movement(creff)
+    assert start["conv_max_change"] == 0 and start["centre_bias"] == POSITION_BIAS_INIT and start["other_bias"] == 0
+    with torch.no_grad():
+        creff.key_conv.weight[0, 0, 0, 0] += 0.25
+        creff.position_bias[0] -= 1.0
+    moved = results.creff_movement(creff)
+    assert moved["conv_max_change"] == pytest.approx(0.25) and moved["other_bias"] == pytest.approx(-1 / 8)
+    assert results.creff_movement(CReFF(8, 3, "paper")) is None
+
+
+def test_splits_table_shows_test_and_unseen_with_every_method(sweep):
+    full = copy.deepcopy(sweep)
+    full["oracle"] = {"0.5": {"mean_miou": 58.0}}
+    full["creff_variants"] = {"paper": {"0.5": {"mean_miou": 50.0}}}
+    full["unseen"] = {"methods": copy.deepcopy(sweep["methods"]), "oracle": {"0.5": {"mean_miou": 57.0}},
+                      "creff_variants": {"paper": {"0.5": {"mean_miou": 49.0}}}}
+    lines = results.format_splits_table(full, 0.5).splitlines()
+    assert lines[1].split() == ["test", "60.00", "50.00", "54.96", "50.00", "54.50", "58.00"]
+    assert lines[2].split()[0] == "unseen" and lines[2].split()[-1] == "57.00"
+    assert results.format_splits_table(sweep, 0.5).splitlines()[1].split()[-2:] == ["54.50", "-"]

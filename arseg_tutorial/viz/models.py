@@ -77,36 +77,36 @@ def plot_iou_vs_scale(scales: Sequence[float], iou: np.ndarray, class_names: Seq
     return fig
 
 
-def plot_ceiling_vs_trained(scales: Sequence[float], ceiling_miou: Sequence[float], trained: dict,
-                            hr_miou: float, title: str = "") -> Figure:
-    """The label round-trip ceiling next to what the trained networks reach, against the scale.
+def plot_ceiling_vs_trained(scales: Sequence[float], ceilings: dict[str, tuple[Sequence[float], float]],
+                            trained: dict, hr_miou: float, title: str = "") -> Figure:
+    """Label round-trip ceilings next to what the trained networks reach, against the scale.
 
-    Introduced in notebook 03. Left: mIoU (%); right: the loss against full resolution, for a
-    perfect LR network (100 - ceiling) and for the trained ones (HR - their mIoU).
+    Introduced in notebook 03. Left: mIoU (%); right: the drop against full resolution, for each
+    ceiling (its value at s = 1 minus its value at s) and for the trained networks (HR - their mIoU).
 
     Args:
-        scales: LR scales s of the ceiling.
-        ceiling_miou: mIoU (%) of the labels after down/up sampling at each s.
+        scales: LR scales s.
+        ceilings: label -> (mIoU % at each s, mIoU % at s = 1) of labels after a down/up round trip.
         trained: label ("LR-only", "AR-Seg") -> (scales, mIoU %) of trained networks.
         hr_miou: mIoU (%) of the trained HR network.
     """
     from arseg_tutorial.viz.training import METHOD_COLOURS, method_of
 
-    fig, (level_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 3.9), constrained_layout=True)
-    level_ax.plot(scales, ceiling_miou, "o--", color="0.35", label="label round trip (perfect LR net)")
-    loss_ax.plot(scales, [100.0 - c for c in ceiling_miou], "o--", color="0.35",
-                 label="perfect LR net: 100 - ceiling")
+    fig, (level_ax, loss_ax) = plt.subplots(1, 2, figsize=(11.5, 4.1), constrained_layout=True)
+    for (label, (values, at_one)), style in zip(ceilings.items(), ("o--", "s:")):
+        level_ax.plot(scales, values, style, color="0.35", label=f"ceiling: {label}")
+        loss_ax.plot(scales, [at_one - v for v in values], style, color="0.35", label=f"ceiling: {label}")
     level_ax.axhline(hr_miou, color=METHOD_COLOURS["hr"], ls=":", label=f"trained HR: {hr_miou:.1f}")
     for label, (xs, ys) in trained.items():
         colour = METHOD_COLOURS.get(method_of(label) or "", "k")
         level_ax.plot(xs, ys, "o-", color=colour, label=f"trained {label}")
         loss_ax.plot(xs, [hr_miou - y for y in ys], "o-", color=colour, label=f"trained {label}: HR - it")
     level_ax.set(xlabel="LR scale s", ylabel="mIoU (%)", ylim=(0, 101), title="accuracy at scale s")
-    loss_ax.set(xlabel="LR scale s", ylabel="mIoU points lost", title="what scale s costs")
+    loss_ax.set(xlabel="LR scale s", ylabel="mIoU points lost against s = 1", title="what scale s costs")
     loss_ax.axhline(0, color="0.7", lw=0.8)
     for ax in (level_ax, loss_ax):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small")
     if title:
         fig.suptitle(title, fontsize="medium")
     return fig

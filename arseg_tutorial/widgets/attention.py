@@ -64,10 +64,13 @@ def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0,
         name = run_name("arseg", lr_scale, ablation)
         return DemoModel(ARSeg(hr, lr, lr_scale).eval(), True, f"shipped checkpoints 'hr' + '{name}' (trained)")
     except (FileNotFoundError, KeyError):
+        from arseg_tutorial.train.recipes import ABLATIONS
+
         seed_everything(seed)
         hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
         lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        return DemoModel(ARSeg(hr, lr, lr_scale, creff_kernel=profile.creff_kernel).eval(), False,
+        variant = ABLATIONS.get(ablation, {}).get("creff_variant", "tutorial")
+        return DemoModel(ARSeg(hr, lr, lr_scale, creff_kernel=profile.creff_kernel, creff_variant=variant).eval(), False,
                          f"UNTRAINED bisenet18 (width {profile.net_width}, seed {seed}): no shipped "
                          "checkpoints found; weights are random")
 
