@@ -21,6 +21,7 @@ from arseg_tutorial.evaluate import (DistanceReport, evaluate_by_distance, evalu
                                      measure_ms_per_frame, method_gmacs_per_frame)
 from arseg_tutorial.train import recipes
 from arseg_tutorial.train.data import ClipSet, load_clips, source_fingerprint, split_config
+from arseg_tutorial.train.readme import write_readme
 from arseg_tutorial.train.trainer import TrainResult, creff_learning_rate_sum, train
 
 CURVE_EVERY = 5  # keep every 5th step of the loss history in data/ (the cache keeps all)
@@ -173,67 +174,6 @@ def build_assets(profile: Profile, folder: Path | None = None, progress: bool = 
     assets.write_json_atomic(folder / assets.ABLATION_NAME, ablation_from_manifest(manifest, curves))
     write_readme(manifest, folder)
     return manifest
-
-
-def write_readme(manifest: dict, folder: Path) -> Path:
-    """``data/README.md``: what the files are, how they were made, and the results table."""
-    from arseg_tutorial.cost import saving
-
-    entries = manifest["checkpoints"]
-    hr = entries["hr"]["metrics"]
-    rows = []
-    for name, entry in entries.items():
-        m = entry["metrics"]
-        rows.append(f"| {name} | {m['mean_miou']:.2f} | {m['per_distance'][0]:.1f} / "
-                    f"{m['per_distance'][-1]:.1f} | {m['gmacs_per_frame']:.3f} | "
-                    f"{100 * saving(hr['gmacs_per_frame'], m['gmacs_per_frame']):.1f} % | "
-                    f"{m['ms_per_frame']:.1f} | {entry['train_seconds']:.0f} |")
-    cfg = manifest["profile_config"]
-    split = manifest["test_split"]
-    text = f"""# Shipped artefacts
-
-Everything here is made by one command (resumable; trained runs are cached under `.cache/`):
-
-    {manifest['build_command']}
-
-Profile `{manifest['profile']}`: {cfg['height']}x{cfg['width']} frames, BiSeNet18 at width {cfg['net_width']},
-GOP {cfg['gop_length']} (P-frames only), LR scales {cfg['lr_scales']}. Test split: {split['num_clips']} generated
-clips (seeds {split['first_seed']} to {split['first_seed'] + split['num_clips'] - 1}), encoded with H.264
-(crf {split['crf']}) and decoded. Machine: {manifest['machine']}, torch {manifest['torch']}. Scenes/codec
-output fingerprint `{manifest['source_fingerprint']}`: if `arseg_tutorial.train.data.source_fingerprint()`
-differs, the generator or the codec changed since, and the numbers need a rebuild.
-
-| file | what |
-|---|---|
-| `manifest.json` | every checkpoint: file, sha256, training config, command, train time, test metrics |
-| `checkpoints/*.pt` | float16 state dicts (`arseg_tutorial.assets.load_shipped(name)` checks the hash) |
-| `sweep.json` | notebook 06: method x scale -> mIoU per distance d = 0..{cfg['gop_length'] - 1}, per-class IoU, GMACs/frame, ms/frame |
-| `ablation.json` | notebook 05: AR-Seg at s = 0.5 full / no FST loss / unfrozen classifier / zero flow |
-| `training_curves.json` | notebook 05: loss per step (every {CURVE_EVERY}th step) of every run |
-
-Recipe (DESIGN §1, sized for a 2-core CPU):
-- HR BiSeNet18: {cfg['hr_steps']} steps at lr {cfg['learning_rate']}.
-- LR-only and AR-Seg start from the trained HR network: {cfg['lr_steps']} / {cfg['arseg_steps']} steps at lr
-  {cfg['finetune_learning_rate']}.
-- AR-Seg: the first half without CReFF, the second half with CReFF and the keyframe feature warped
-  over d = {cfg['gop_length'] - 1} frames. CReFF has a {cfg['creff_kernel']}x{cfg['creff_kernel']} window; its key and value convs start as the
-  identity and its query conv as the identity over sqrt(C). The classifier is copied from HR and
-  frozen; FST weight 1.
-- All runs: Adam, cosine schedule per step, batch {cfg['batch_size']}, crops {cfg['crop_height']}x{cfg['crop_width']} after a random scale
-  in [0.9, 1.25], flip and colour jitter (paired for AR-Seg).
-- On a busy machine use `--threads 1`: two torch threads that wait on each other can be many times
-  slower than one.
-
-Results on the test split (mIoU in %, mean over the {cfg['gop_length']} keyframe distances; d0 / d11 =
-first and last distance; GMACs per frame averaged over a GOP; saving vs HR on every frame; ms per
-frame measured on this machine, one frame at a time, while other work shared the CPU):
-
-| run | mean mIoU | d0 / d11 | GMACs/frame | saving | ms/frame | train s |
-|---|---|---|---|---|---|---|
-""" + "\n".join(rows) + "\n"
-    path = folder / "README.md"
-    path.write_text(text)
-    return path
 
 
 def _manifest(profile: Profile, splits: dict, entries: dict, references: dict) -> dict:

@@ -1,0 +1,120 @@
+"""The shipped laptop checkpoints against the project's targets for AR-Seg (docs/calibration.md).
+
+The numbers come from the manifest, which ``test_assets`` re-measures checkpoint by checkpoint;
+here one checkpoint (AR-Seg at s = 0.5) is re-evaluated on the unseen split as well. Each target
+is checked on the test split and on the unseen seeds. Targets the shipped data do NOT meet are
+listed in ``NOT_MET`` with the measured reason; the test fails if any other target fails, and
+also if a listed one starts to pass (then the list, and the docs, must be updated).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from arseg_tutorial import assets
+from arseg_tutorial.config import get_profile
+from arseg_tutorial.scenes import CLASS_NAMES, THIN_CLASSES
+from arseg_tutorial.train import recipes
+
+#: target -> why the shipped laptop data miss it (docs/calibration.md, sections 4 and 6)
+NOT_MET: dict[str, str] = {
+    "lr 0.5 loses 3-8": "loses 18.4 (test): at 180x240 an LR-0.5 feature cell is 16 px, 8.9 % of the frame "
+                        "height; road and pavement bands are ~3 cells high (label round-trip ceiling gap "
+                        "16.3 at 180x240, 7.6 at CamVid's 720x960)",
+    "arseg >= hr - 2": "52.96 vs HR 62.47: even the per-pixel oracle of warp and LR-only reaches only 60.42",
+    "arseg >= warp + 1": "52.96 vs warp 54.59: the trained attention stays below the warped keyframe feature "
+                         "it starts from (d1 56.0 vs 60.4)",
+    "arseg non-decreasing in s": "AR-Seg follows the warp at every scale (52.9-55.3); 0.35 gives 54.37, 0.5 52.96",
+}
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _mean(metrics: dict) -> float:
+    return metrics["mean_miou"]
+
+
+def targets(manifest: dict, metrics_key: str, references_key: str) -> dict[str, bool]:
+    """Target name -> met, for one split (``metrics`` / ``metrics_unseen``; "test" / "unseen")."""
+    from arseg_tutorial.cost import saving
+
+    entries = manifest["checkpoints"]
+    m = {name: entry[metrics_key] for name, entry in entries.items()}
+    warp = manifest["references"][references_key]["warp"]
+    scales = sorted(manifest["profile_config"]["lr_scales"])
+    hr, lr, ar = _mean(m["hr"]), _mean(m["lr-0.5"]), _mean(m["arseg-0.5"])
+    lr_curve = [_mean(m[f"lr-{s:g}"]) for s in scales]
+    ar_curve = [_mean(m[f"arseg-{s:g}"]) for s in scales]
+    thin = [CLASS_NAMES[c] for c in THIN_CLASSES]
+    low = [s for s in scales if s <= 0.35]
+    return {
+        "arseg >= hr - 2": ar >= hr - 2.0,
+        "arseg >= warp + 1": ar >= _mean(warp) + 1.0,
+        "arseg >= lr + 2": ar >= lr + 2.0,
+        "saving at 0.5 >= 60 %": saving(m["hr"]["gmacs_per_frame"], m["arseg-0.5"]["gmacs_per_frame"]) >= 0.6,
+        "zero flow >= 2 below": _mean(m["arseg-0.5-zero_flow"]) <= ar - 2.0,
+        "lr non-decreasing in s": all(b >= a - 0.5 for a, b in zip(lr_curve, lr_curve[1:])),
+        "arseg non-decreasing in s": all(b >= a - 0.5 for a, b in zip(ar_curve, ar_curve[1:])),
+        "lr 0.5 loses 3-8": 3.0 <= hr - lr <= 8.0,
+        "every class present": all(m["hr"]["per_class_iou"][c] is not None for c in CLASS_NAMES),
+        "thin classes suffer at s <= 0.35": all(
+            (m[f"lr-{s:g}"]["per_class_iou"][c] or 0.0) < (m["hr"]["per_class_iou"][c] or 0.0) - 5.0
+            for s in low for c in thin),
+    }
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return assets.load_manifest()
+
+
+@pytest.mark.parametrize("split", ["test", "unseen"])
+def test_the_targets_met_are_exactly_the_documented_ones(manifest, split):
+    key = "metrics" if split == "test" else "metrics_unseen"
+    met = targets(manifest, key, split)
+    assert set(met) >= set(NOT_MET)
+    failing = {name for name, ok in met.items() if not ok}
+    assert failing == set(NOT_MET), (f"{split}: failing {sorted(failing)}, documented as not met "
+                                     f"{sorted(NOT_MET)}")
+
+
+def test_the_paper_variant_is_reported_beside_the_default(manifest):
+    sweep = assets.read_json(assets.SWEEP_NAME)
+    for table in (sweep["creff_variants"], sweep["unseen"]["creff_variants"]):
+        assert set(table) == {"tutorial", "paper"} and all("0.5" in v for v in table.values())
+    paper = manifest["checkpoints"][recipes.run_name("arseg", 0.5, "paper")]
+    assert paper["config"]["creff_variant"] == "paper"
+    assert sweep["creff_variants"]["paper"]["0.5"]["mean_miou"] == paper["metrics"]["mean_miou"]
+    assert sweep["methods"]["warp"]["1"] == manifest["references"]["test"]["warp"]
+    assert set(sweep["oracle"]) == {f"{s:g}" for s in manifest["profile_config"]["lr_scales"]}
+
+
+def test_creff_was_trained_with_the_official_budget_and_left_its_start(manifest):
+    """Stage 2's CReFF learning-rate sum is the official recipe's (~0.44), and the shipped
+    weights are far from where the trainer started them (identity convs, +5 bias)."""
+    entry = manifest["checkpoints"]["arseg-0.5"]
+    assert 0.35 <= entry["creff_lr_sum"] <= 0.55
+    creff = assets.load_shipped("arseg-0.5").creff.requires_grad_(False)
+    channels, centre = creff.channels, creff.kernel ** 2 // 2
+    start = torch.zeros_like(creff.key_conv.weight)
+    start[:, 0, 1, 1] = 1.0
+    moved = [float((creff.key_conv.weight - start).abs().max()),
+             float((creff.value_conv.weight - start).abs().max()),
+             float((creff.query_conv.weight - start / channels ** 0.5).abs().max())]
+    assert min(moved) > 0.05, moved
+    assert abs(float(creff.position_bias[centre]) - 5.0) > 0.05
+
+
+def test_arseg_on_unseen_seeds_reproduces_the_manifest(manifest):
+    from arseg_tutorial.train.build import evaluate_networks
+    from arseg_tutorial.train.data import load_clips, split_config
+
+    profile = get_profile(manifest["profile"])
+    clips = load_clips(split_config(profile, "unseen"))
+    assert clips.frames.shape[0] == manifest["unseen_split"]["num_clips"]
+    report = evaluate_networks("arseg", 0.5, assets.load_shipped("hr"), assets.load_shipped("arseg-0.5"),
+                               clips, profile, timing_clips=0)
+    assert report.mean_miou == pytest.approx(manifest["checkpoints"]["arseg-0.5"]["metrics_unseen"]["mean_miou"],
+                                             abs=0.5)
+    assert np.isfinite(report.per_distance).all()
