@@ -310,11 +310,11 @@ def regime_summary(sweep: dict, lr_scale: float = 0.5, oracle: dict | None = Non
     rows = sorted((regime(sweep, s) for s in sweep_scales(sweep)), key=lambda row: row["lr_gap"])
     if len(rows) > 1:
         small, large = rows[0], rows[-1]
-        grows = small["arseg_vs_warp"] > large["arseg_vs_warp"]
+        best = max(rows, key=lambda row: row["arseg_vs_warp"])
         lines.append(f"Across scales, the smallest LR-only gap ({small['lr_gap']:.2f}, s = {small['lr_scale']:g}) gives "
                      f"AR-Seg {small['arseg_vs_warp']:+.2f} against the warp, the largest ({large['lr_gap']:.2f}, "
-                     f"s = {large['lr_scale']:g}) {large['arseg_vs_warp']:+.2f}: the margin "
-                     + ("grows as the LR-only gap shrinks." if grows else "does not grow as the LR-only gap shrinks."))
+                     f"s = {large['lr_scale']:g}) {large['arseg_vs_warp']:+.2f}; the best margin is at s = "
+                     f"{best['lr_scale']:g}" + (", the scale with the smallest LR-only gap." if best is small else "."))
     if oracle is not None:
         best = max(lr, warp)
         room = oracle["mean_miou"] - best

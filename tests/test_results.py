@@ -85,7 +85,7 @@ def test_regime_finds_where_arseg_beats_the_warp(sweep):
     table = results.format_regime_table(sweep).splitlines()
     assert len(table) == 4 and table[2].rstrip().endswith("6, 7, 8, 9, 10, 11")
     lines = results.regime_summary(sweep, 0.5, {"mean_miou": 58.0})
-    assert "at d = 6, 7" in lines[1] and "grows as the LR-only gap shrinks" in lines[2]
+    assert "at d = 6, 7" in lines[1] and "best margin is at s = 0.75, the scale with the smallest" in lines[2]
     assert "Oracle bound" in lines[3] and "58.00" in lines[3]
 
 
