@@ -219,7 +219,7 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
     cy, cx = centre_feature
     ax.add_patch(Rectangle((cx * stride_px - 0.5, cy * stride_px - 0.5), stride_px, stride_px, fill=False,
                            edgecolor="cyan", lw=1.5, label=centre_label))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="x-small", frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small", frameon=False)
     ax.set(title=title, xlabel="x (px)", ylabel="y (px)", xlim=(-0.5, image.shape[1] - 0.5),
            ylim=(image.shape[0] - 0.5, -0.5))
     ax.title.set_fontsize("small")
