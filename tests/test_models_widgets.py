@@ -104,3 +104,75 @@ def test_encoded_pair_flow_is_close_to_the_true_flow():
     assert np.median(error) < 1.0
     with pytest.raises(ValueError, match="distance"):
         make_encoded_pair(3, 120, 160, gop_length=4, distance=4)
+
+
+def test_roundtrip_miou_is_perfect_on_wide_regions_and_lower_with_thin_lines():
+    from arseg_tutorial.widgets.resolution import roundtrip_miou
+
+    labels = np.zeros((1, 32, 32), np.uint8)
+    labels[:, 16:] = 1
+    assert roundtrip_miou(labels, (0.5,), 3) == [pytest.approx(100.0)]
+    labels[:, :, 5] = 2                                   # a one-pixel line
+    low, full = roundtrip_miou(labels, (0.25, 1.0), 3)
+    assert low < 90.0 and full == pytest.approx(100.0)
+
+
+def test_attention_statistics_of_uniform_and_peaked_windows():
+    from arseg_tutorial.widgets.attention import attention_statistics
+
+    uniform = torch.full((1, 2, 2, 9), 1 / 9)
+    stats = attention_statistics(uniform)
+    assert stats["centre_weight"] == pytest.approx(1 / 9) and stats["entropy"] == pytest.approx(np.log(9))
+    assert stats["uniform_entropy"] == pytest.approx(np.log(9)) and stats["argmax_centre"] == 0.0
+    peaked = torch.zeros(1, 2, 2, 9)
+    peaked[..., 4] = 1.0
+    peaked[0, 0, 0] = torch.tensor([1.0] + [0.0] * 8)      # one pixel looks at a corner
+    stats = attention_statistics(peaked)
+    assert stats["argmax_centre"] == 0.75 and stats["centre_weight"] == 0.75 and stats["entropy"] == pytest.approx(0)
+
+
+def test_moving_object_pixel_and_alignment_state(explorer):
+    from arseg_tutorial.widgets.attention import MOVING_CLASSES, moving_object_pixel, pair_with_moving_object
+
+    pair, (y, x, name) = pair_with_moving_object(3, 120, 160, gop_length=4, margin_px=16)
+    assert (y, x, name) == moving_object_pixel(pair, margin_px=16)
+    assert pair.labels[y, x] in MOVING_CLASSES and 16 <= y < pair.labels.shape[0] - 16
+    speed = np.linalg.norm(pair.true_flow, axis=-1)
+    accurate = np.linalg.norm(pair.flow - pair.true_flow, axis=-1) < 4.0
+    assert accurate[y, x]
+    candidates = (np.isin(pair.labels, MOVING_CLASSES) & pair.valid & pair.visible & accurate)[16:-16, 16:-16]
+    assert speed[y, x] > 0 and speed[y, x] == speed[16:-16, 16:-16][candidates].max()
+    explorer = AttentionExplorer(explorer.demo, pair)
+    state = explorer.alignment(y, x)
+    assert state["keyframe_px"] == pytest.approx((y + pair.flow[y, x, 1], x + pair.flow[y, x, 0]))
+    assert state["aligned"]["aligned"] and not state["zero_flow"]["aligned"]
+    stats = explorer.statistics()
+    assert set(stats) == {"aligned", "zero flow", "exact"}
+    assert all(0 < s["centre_weight"] < 1 for s in stats.values())
+    fig = explorer.alignment_figure(y, x)
+    assert len(fig.axes) >= 6
+    still = type(pair)(**{**pair.__dict__, "labels": np.zeros_like(pair.labels)})
+    with pytest.raises(ValueError, match="another seed"):
+        moving_object_pixel(still, margin_px=16)
+
+
+def test_resize_position_bias_keeps_the_trained_centre():
+    from arseg_tutorial.widgets.attention import resize_position_bias
+
+    bias = torch.arange(9.0) - 2.0                        # 3x3, smallest -2 at the top-left offset
+    grown = resize_position_bias(bias, 5).reshape(5, 5)
+    torch.testing.assert_close(grown[1:4, 1:4].reshape(-1), bias)
+    assert grown[0, 0] == -2.0 and grown[4, 4] == -2.0 and grown[2, 2] == bias[4]
+    torch.testing.assert_close(resize_position_bias(grown.reshape(-1), 3), bias)
+    assert resize_position_bias(bias, 1).tolist() == [bias[4].item()]
+
+
+def test_window_extra_bias_equals_adding_it_to_the_logits(explorer):
+    kernel = explorer.demo.model.lr_model.creff.kernel
+    bias = torch.zeros(kernel * kernel)
+    bias[kernel * kernel // 2] = 5.0
+    plain = explorer.window(60, 80, "exact")
+    biased = explorer.window(60, 80, "exact", extra_bias=bias)
+    expected = plain.reshape(-1) * np.exp(bias.numpy())
+    np.testing.assert_allclose(biased.reshape(-1), expected / expected.sum(), rtol=1e-4)
+    assert biased[kernel // 2, kernel // 2] > plain[kernel // 2, kernel // 2]

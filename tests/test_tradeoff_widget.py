@@ -131,8 +131,9 @@ def test_example_predictions_are_the_shipped_networks_outputs_and_are_cached(fak
                                                                                tmp_path, monkeypatch):
     profile = get_profile("ci")
     assert examples.frames.shape == (L0, profile.height, profile.width, 3)
-    expected_runs = {"hr"} | {recipes.run_name(m, s) for m in ("lr", "arseg") for s in profile.lr_scales}
+    expected_runs = {"hr", "warp"} | {recipes.run_name(m, s) for m in ("lr", "arseg") for s in profile.lr_scales}
     assert set(examples.predictions) == expected_runs
+    np.testing.assert_array_equal(examples.predictions["warp"][0], examples.predictions["hr"][0])  # the I-frame
     hr = assets.load_shipped("hr", fake_folder)
     flows = np.zeros(examples.frames.shape[:3] + (2,), np.float32)   # HR ignores the flow
     np.testing.assert_array_equal(examples.predictions["hr"], make_segmenter("hr", hr)(examples.frames, flows))
@@ -156,7 +157,7 @@ def test_explorer_update_is_memoised_and_shows_the_farthest_frame_of_the_gop(swe
     assert state["example_distance"] == 4
     np.testing.assert_array_equal(state["images"]["frame"], examples.frames[4])
     np.testing.assert_array_equal(state["images"]["AR-Seg s=0.35"], examples.predictions["arseg-0.35"][4])
-    assert set(state["example_miou"]) == {"HR", "LR-only s=0.35", "AR-Seg s=0.35"}
+    assert set(state["example_miou"]) == {"HR", "LR-only s=0.35", "AR-Seg s=0.35", "warp"}
     assert state["saving"] == pytest.approx(1 - state["chosen"]["arseg"]["gmacs"] / HR_GMACS)
     fig = explorer.figure(0.35, 5)
     pareto_ax = fig.axes[0]
@@ -165,7 +166,7 @@ def test_explorer_update_is_memoised_and_shows_the_farthest_frame_of_the_gop(swe
     drawn = sorted((float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in ringed)
     expected = sorted((chosen[m]["gmacs"], chosen[m]["miou"]) for m in ("lr", "arseg"))
     assert np.allclose(drawn, expected)
-    assert len(fig.axes) == 2 + 5                   # Pareto, per distance, 5 image panels
+    assert len(fig.axes) == 2 + 6                   # Pareto, per distance, 6 image panels
     matplotlib.pyplot.close(fig)
     assert len(TradeoffExplorer(sweep).figure(0.5, 12).axes) == 2
 
@@ -188,7 +189,8 @@ def test_live_view_redraws_only_what_changed_and_matches_the_state(sweep, exampl
     assert view.shade.get_x() == 2.5 and view.shade.get_width() == L0 - 3
     at_half = gop_metrics(sweep, "arseg", 0.5, 3)
     assert (at_half["gmacs"], at_half["miou"]) in zip(*view.pareto_lines["arseg"].get_data())
-    assert view.image_titles[-1].get_text().startswith("AR-Seg s=0.75\nmIoU")
+    assert view.image_titles[-2].get_text().startswith("AR-Seg s=0.75\nmIoU")
+    assert view.image_titles[-1].get_text().startswith("warp\nmIoU")
     second = view.render_png(0.75, 3)
     again = view.render_png(0.25, 12)
     assert first == again and first != second            # the background is restored, not drawn over

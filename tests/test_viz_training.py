@@ -113,3 +113,17 @@ def test_video_timeline_marks_every_i_frame():
     assert sorted(float(m.get_xdata()[0]) for m in marks) == [0.0, 4.0]
     assert "mean 4.0" in fig.axes[1].get_legend().get_texts()[1].get_text()
     plt.close(fig)
+
+
+def test_ablation_colours_follow_the_methods_and_show_the_warp_reference():
+    ablation = {**ABLATION, "warp_mean_miou": 57.0,
+                "variants": {**ABLATION["variants"], "paper": {**ABLATION["variants"]["full"], "mean_miou": 56.5}}}
+    text = format_ablation_table(ablation)
+    assert "paper CReFF" in text and text.splitlines()[-1].startswith("warped keyframe")
+    fig = plot_ablation(ablation)
+    bars = fig.axes[0].patches
+    assert matplotlib.colors.to_hex(bars[0].get_facecolor()) == METHOD_COLOURS["arseg"].lower()
+    assert matplotlib.colors.to_hex(bars[-1].get_facecolor()) == METHOD_COLOURS["paper"].lower()
+    assert METHOD_COLOURS["warp"] in [line.get_color() for line in fig.axes[0].lines]
+    plt.close(fig)
+

@@ -77,6 +77,41 @@ def plot_iou_vs_scale(scales: Sequence[float], iou: np.ndarray, class_names: Seq
     return fig
 
 
+def plot_ceiling_vs_trained(scales: Sequence[float], ceilings: dict[str, tuple[Sequence[float], float]],
+                            trained: dict, hr_miou: float, title: str = "") -> Figure:
+    """Label round-trip ceilings next to what the trained networks reach, against the scale.
+
+    Introduced in notebook 03. Left: mIoU (%); right: the drop against full resolution, for each
+    ceiling (its value at s = 1 minus its value at s) and for the trained networks (HR - their mIoU).
+
+    Args:
+        scales: LR scales s.
+        ceilings: label -> (mIoU % at each s, mIoU % at s = 1) of labels after a down/up round trip.
+        trained: label ("LR-only", "AR-Seg") -> (scales, mIoU %) of trained networks.
+        hr_miou: mIoU (%) of the trained HR network.
+    """
+    from arseg_tutorial.viz.training import METHOD_COLOURS, method_of
+
+    fig, (level_ax, loss_ax) = plt.subplots(1, 2, figsize=(11.5, 4.1), constrained_layout=True)
+    for (label, (values, at_one)), style in zip(ceilings.items(), ("o--", "s:")):
+        level_ax.plot(scales, values, style, color="0.35", label=f"ceiling: {label}")
+        loss_ax.plot(scales, [at_one - v for v in values], style, color="0.35", label=f"ceiling: {label}")
+    level_ax.axhline(hr_miou, color=METHOD_COLOURS["hr"], ls=":", label=f"trained HR: {hr_miou:.1f}")
+    for label, (xs, ys) in trained.items():
+        colour = METHOD_COLOURS.get(method_of(label) or "", "k")
+        level_ax.plot(xs, ys, "o-", color=colour, label=f"trained {label}")
+        loss_ax.plot(xs, [hr_miou - y for y in ys], "o-", color=colour, label=f"trained {label}: HR - it")
+    level_ax.set(xlabel="LR scale s", ylabel="mIoU (%)", ylim=(0, 101), title="accuracy at scale s")
+    loss_ax.set(xlabel="LR scale s", ylabel="mIoU points lost against s = 1", title="what scale s costs")
+    loss_ax.axhline(0, color="0.7", lw=0.8)
+    for ax in (level_ax, loss_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    return fig
+
+
 def plot_resolution_state(state: dict, frame: np.ndarray, model_name: str, cost_size: tuple[int, int],
                           gop_length: int) -> Figure:
     """One state of the LR-scale explorer: frame at scale s, labels after the round trip, GMACs bars.
@@ -153,8 +188,8 @@ def plot_feature_pca(images: Sequence[np.ndarray], titles: Sequence[str], suptit
     return fig
 
 
-def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_feature: tuple[int, int],
-                          stride_px: float, title: str) -> None:
+def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_feature: tuple[float, float],
+                          stride_px: float, title: str, centre_label: str = "query pixel") -> None:
     """Draw a k x k attention window over an image: one translucent square per window position.
 
     Introduced in notebook 04.
@@ -165,6 +200,7 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
         weights: (k, k) softmax weights of one pixel (row-major window, as the ops use).
         centre_feature: (row, col) of the query pixel on the feature grid.
         stride_px: image pixels per feature pixel.
+        centre_label: legend label of the centre cell.
     """
     k = weights.shape[0]
     r = k // 2
@@ -182,8 +218,8 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
                            fill=False, edgecolor="#FFB000", lw=1.2, ls="--", label=f"{k}x{k} window"))
     cy, cx = centre_feature
     ax.add_patch(Rectangle((cx * stride_px - 0.5, cy * stride_px - 0.5), stride_px, stride_px, fill=False,
-                           edgecolor="cyan", lw=1.5, label="query pixel"))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="x-small", frameon=False)
+                           edgecolor="cyan", lw=1.5, label=centre_label))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small", frameon=False)
     ax.set(title=title, xlabel="x (px)", ylabel="y (px)", xlim=(-0.5, image.shape[1] - 0.5),
            ylim=(image.shape[0] - 0.5, -0.5))
     ax.title.set_fontsize("small")
@@ -215,4 +251,95 @@ def plot_attention_state(state: dict) -> Figure:
                 xlabel="window dx (feature px)", ylabel="window dy (feature px)")
     axes[2].title.set_fontsize("small")
     fig.colorbar(im, ax=axes[2], label="softmax weight")
+    return fig
+
+
+def _weights_panel(ax, weights: np.ndarray, title: str) -> None:
+    k = weights.shape[0]
+    image = ax.imshow(weights, cmap="magma", vmin=0, vmax=1)
+    offsets = np.arange(k) - k // 2
+    ax.set_xticks(range(k), offsets)
+    ax.set_yticks(range(k), offsets)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize="x-small",
+                    color="k" if weights[i, j] > 0.6 else "w")
+    ax.set(title=title, xlabel="window dx (feature px)", ylabel="window dy (feature px)")
+    ax.title.set_fontsize("small")
+    return image
+
+
+def plot_alignment(state: dict) -> Figure:
+    """Notebook 04's alignment figure: a pixel of the current frame, its attention window in the
+    keyframe at x + flow (motion vectors) and at x (zero flow), and both windows' weights.
+
+    Introduced in notebook 04 (``AttentionExplorer.alignment_figure``). The keyframe panels are
+    zoomed on the pixel and its past position; the window's cells are drawn where the warped
+    feature reads them, shifted by the flow at the pixel.
+
+    Args:
+        state: ``AttentionExplorer.alignment(pixel_y, pixel_x)``.
+    """
+    aligned, zero = state["aligned"], state["zero_flow"]
+    stride, (y, x) = state["stride_px"], state["pixel_px"]
+    key_y, key_x = state["keyframe_px"]
+    true_y, true_x = state["true_keyframe_px"]
+    row, col = aligned["pixel_feature"]
+    k = aligned["kernel"]
+    shifted = (row + (key_y - y) / stride, col + (key_x - x) / stride)
+    reach = (k // 2 + 2) * stride
+    box = (min(x, key_x) - reach, max(x, key_x) + reach, max(y, key_y) + reach, min(y, key_y) - reach)
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.6), constrained_layout=True,
+                             gridspec_kw={"height_ratios": [1.25, 1]})
+    axes[0, 0].imshow(state["frame"])
+    axes[0, 0].plot([x], [y], "c+", ms=16, mew=2.5, label="pixel x")
+    axes[0, 0].add_patch(Rectangle((box[0], box[3]), box[1] - box[0], box[2] - box[3], fill=False,
+                                   edgecolor="w", ls=":", lw=1.2, label="zoomed area"))
+    axes[0, 0].set(title=f"current frame (d = {state['distance']}): pixel x on the object", xlabel="x (px)",
+                   ylabel="y (px)")
+    axes[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="x-small", frameon=False)
+    axes[0, 0].title.set_fontsize("small")
+    windows = ((axes[0, 1], aligned, shifted, "keyframe: window at x + flow (motion vectors)"),
+               (axes[0, 2], zero, (row, col), "keyframe: window at x (zero flow)"))
+    for ax, window, centre, title in windows:
+        draw_attention_window(ax, state["keyframe"], window["weights"], centre, stride, title, "window centre")
+        ax.plot([x], [y], "c+", ms=14, mew=2)
+        ax.plot([true_x], [true_y], "x", color="#FFB000", ms=10, mew=2, label="true past position")
+        ax.set(xlim=(box[0], box[1]), ylim=(box[2], box[3]))
+    axes[1, 0].imshow(state["frame"])
+    axes[1, 0].plot([x], [y], "c+", ms=14, mew=2)
+    axes[1, 0].set(xlim=(box[0], box[1]), ylim=(box[2], box[3]), title="current frame, zoomed", xlabel="x (px)",
+                   ylabel="y (px)")
+    axes[1, 0].title.set_fontsize("small")
+    _weights_panel(axes[1, 1], aligned["weights"], f"weights with motion vectors (entropy {aligned['entropy']:.2f})")
+    image = _weights_panel(axes[1, 2], zero["weights"], f"weights with zero flow (entropy {zero['entropy']:.2f})")
+    fig.colorbar(image, ax=axes[1, 2], label="softmax weight")
+    fig.suptitle(f"where CReFF reads the keyframe for one pixel ({k}x{k} window, {stride:.0f} px per cell; "
+                 f"uniform entropy {np.log(k * k):.2f} nats)", fontsize="medium")
+    return fig
+
+
+def plot_attention_windows(windows: dict[str, dict[str, np.ndarray]], title: str = "") -> Figure:
+    """Weights of one pixel's window, one row per model and one column per reference kind.
+
+    Introduced in notebook 04 (paper vs tutorial CReFF; aligned, zero-flow and exact references).
+
+    Args:
+        windows: row name -> column name -> (k, k) softmax weights.
+    """
+    rows, columns = list(windows), list(next(iter(windows.values())))
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(3.4 * len(columns) + 1, 3.1 * len(rows)),
+                             constrained_layout=True, squeeze=False)
+    image = None
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            weights = windows[row][column]
+            image = _weights_panel(axes[i, j], weights, f"{row}, {column}: centre {weights[weights.shape[0] // 2, weights.shape[1] // 2]:.2f}")
+            if i < len(rows) - 1:
+                axes[i, j].set_xlabel("")
+            if j:
+                axes[i, j].set_ylabel("")
+    fig.colorbar(image, ax=axes[:, -1], label="softmax weight")
+    if title:
+        fig.suptitle(title, fontsize="medium")
     return fig

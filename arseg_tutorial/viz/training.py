@@ -15,28 +15,48 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from arseg_tutorial.viz.codec import FRAME_TYPE_COLOURS
+from arseg_tutorial.train.history import stage_switch
 
-METHOD_COLOURS = {"hr": "#D55E00", "lr": "#0072B2", "arseg": "#009E73"}
-"""Okabe-Ito colours per method: vermillion HR, blue LR-only, bluish green AR-Seg."""
-METHOD_LABELS = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg"}
+METHOD_COLOURS = {"hr": "#D55E00", "lr": "#0072B2", "arseg": "#009E73", "warp": "#E69F00",
+                  "paper": "#CC79A7", "oracle": "#000000"}
+"""One colour per method in every figure, from the colour-blind-safe Okabe-Ito palette: vermillion
+HR, blue LR-only, bluish green AR-Seg, orange the warped keyframe ("warp"), reddish purple AR-Seg
+with the paper's CReFF, black the oracle bound. Scales of one method share its colour and differ
+by line style (``SCALE_STYLES``)."""
+METHOD_LABELS = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg",
+                 "warp": "warped keyframe", "paper": "AR-Seg (paper CReFF)", "oracle": "oracle bound"}
+SCALE_STYLES = ("-", "--", "-.", ":")
+ABLATION_GREYS = ("0.45", "0.6", "0.75")
+"""Greys for ablation variants that are not a method of their own (no FST, unfrozen classifier,
+zero flow)."""
+"""Line styles that tell the scales of one method apart (smallest scale first)."""
 ABLATION_LABELS = {"full": "full AR-Seg", "no_fst": "no FST loss",
-                   "unfrozen_classifier": "unfrozen classifier", "zero_flow": "zero flow (no MVs)"}
+                   "unfrozen_classifier": "unfrozen classifier", "zero_flow": "zero flow (no MVs)",
+                   "paper": "paper CReFF", "paper_creff": "paper CReFF"}
 
 
 def method_of(label: str) -> str | None:
-    """The method key ("hr", "lr", "arseg") a label starts with ("AR-Seg s=0.5" -> "arseg").
+    """The method key a figure label stands for ("AR-Seg s=0.5" -> "arseg", "warped keyframe" ->
+    "warp", "AR-Seg (paper CReFF)" -> "paper"), or None.
 
     Introduced in notebook 06.
     """
     text = label.lower().replace("-", "").replace(" ", "")
-    return next((m for m in ("arseg", "hr", "lr") if text.startswith(m)), None)
+    if text.startswith("arseg") and "paper" in text:
+        return "paper"
+    return next((m for m in ("arseg", "hr", "lr", "warp", "oracle") if text.startswith(m)), None)
 
 
-def _stage_switch(curve: Mapping[str, Sequence]) -> float | None:
-    """First logged step of stage 2 (AR-Seg's CReFF stage), or None."""
-    steps, stages = curve.get("step", []), curve.get("stage", [])
-    return next((float(s) for s, g in zip(steps, stages) if g == 2), None)
+def run_colour(run: str) -> str:
+    """The colour of a shipped run in figures: its method's, grey for the other ablations.
+
+    Introduced in notebook 05 ("arseg-0.5" -> AR-Seg's green, "arseg-0.5-paper" -> the paper
+    variant's purple, "arseg-0.5-no_fst" -> grey).
+    """
+    parts = run.split("-")
+    if parts[0] == "arseg" and len(parts) > 2:
+        return METHOD_COLOURS["paper"] if "paper" in parts[2] else ABLATION_GREYS[0]
+    return METHOD_COLOURS.get(parts[0], ABLATION_GREYS[1])
 
 
 def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Sequence[str] | None = None,
@@ -58,13 +78,13 @@ def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Seq
     if missing:
         raise KeyError(f"no training curve for {missing}; available: {sorted(curves)}")
     fig, (seg_ax, fst_ax) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
-    colours = plt.cm.viridis(np.linspace(0, 0.9, max(len(runs), 1)))
-    for colour, name in zip(colours, runs):
-        curve = curves[name]
-        seg_ax.plot(curve["step"], curve["seg"], color=colour, label=name)
+    for name in runs:
+        curve, colour = curves[name], run_colour(name)
+        style = "--" if colour in ABLATION_GREYS else "-"
+        seg_ax.plot(curve["step"], curve["seg"], color=colour, ls=style, label=name)
         if curve.get("fst") and any(v is not None for v in curve["fst"]):
-            fst_ax.plot(curve["step"], curve["fst"], color=colour, label=name)
-            switch = _stage_switch(curve)
+            fst_ax.plot(curve["step"], curve["fst"], color=colour, ls=style, label=name)
+            switch = stage_switch(curve)
             if switch is not None:
                 fst_ax.axvline(switch, color=colour, ls=":", lw=1)
     seg_ax.set(xlabel="optimisation step", ylabel="OHEM cross-entropy (main + 2 aux heads)",
@@ -154,6 +174,10 @@ def train_with_live_plot(config, clips, checkpoint_path: str | Path, hr_state: d
     return result
 
 
+REFERENCE_KEYS = (("hr_mean_miou", "hr"), ("lr_mean_miou", "lr"), ("warp_mean_miou", "warp"))
+"""The reference methods an ablation table may carry (key in ``data/ablation.json``, method)."""
+
+
 def format_ablation_table(ablation: Mapping) -> str:
     """The ablation of ``data/ablation.json`` as a fixed-width text table (mIoU in %).
 
@@ -164,10 +188,17 @@ def format_ablation_table(ablation: Mapping) -> str:
     for name, row in ablation["variants"].items():
         lines.append(f"{ABLATION_LABELS.get(name, name):<22}{row['mean_miou']:>10.2f}"
                      f"{row['mean_miou'] - full:>+9.2f}{row['final_loss']:>12.4f}  {row['command']}")
-    lines.append(f"{'HR every frame':<22}{ablation['hr_mean_miou']:>10.2f}"
-                 f"{ablation['hr_mean_miou'] - full:>+9.2f}")
-    lines.append(f"{'LR-only':<22}{ablation['lr_mean_miou']:>10.2f}{ablation['lr_mean_miou'] - full:>+9.2f}")
+    for key, method in REFERENCE_KEYS:
+        if key in ablation:
+            lines.append(f"{METHOD_LABELS[method]:<22}{ablation[key]:>10.2f}{ablation[key] - full:>+9.2f}")
     return "\n".join(lines)
+
+
+def _ablation_colours(names: Sequence[str]) -> list[str]:
+    """full = AR-Seg's colour, the paper variant its own, every other variant a grey."""
+    greys = iter(ABLATION_GREYS * len(names))
+    return [METHOD_COLOURS["arseg"] if n == "full" else METHOD_COLOURS["paper"] if "paper" in n
+            else next(greys) for n in names]
 
 
 def plot_ablation(ablation: Mapping) -> Figure:
@@ -183,11 +214,13 @@ def plot_ablation(ablation: Mapping) -> Figure:
     names = list(variants)
     fig, (bar_ax, dist_ax) = plt.subplots(1, 2, figsize=(11.5, 4), constrained_layout=True)
     values = [variants[n]["mean_miou"] for n in names]
-    colours = plt.cm.viridis(np.linspace(0.15, 0.85, len(names)))
+    colours = _ablation_colours(names)
     bar_ax.bar(range(len(names)), values, color=colours)
     for i, value in enumerate(values):
         bar_ax.text(i, value, f"{value:.1f}", ha="center", va="bottom", fontsize="small")
-    for key, method in (("hr_mean_miou", "hr"), ("lr_mean_miou", "lr")):
+    for key, method in REFERENCE_KEYS:
+        if key not in ablation:
+            continue
         bar_ax.axhline(ablation[key], color=METHOD_COLOURS[method], ls="--",
                        label=f"{METHOD_LABELS[method]}: {ablation[key]:.1f}")
     bar_ax.set_xticks(range(len(names)), [ABLATION_LABELS.get(n, n) for n in names], rotation=15,
@@ -200,8 +233,8 @@ def plot_ablation(ablation: Mapping) -> Figure:
     bar_ax.legend(fontsize="small", loc="lower right")
     for colour, name in zip(colours, names):
         per_distance = variants[name]["per_distance"]
-        dist_ax.plot(range(len(per_distance)), per_distance, "o-", ms=3, color=colour,
-                     label=ABLATION_LABELS.get(name, name))
+        dist_ax.plot(range(len(per_distance)), per_distance, "o-" if colour not in ABLATION_GREYS else "s--",
+                     ms=3, color=colour, label=ABLATION_LABELS.get(name, name))
     dist_ax.set(xlabel="distance d from the keyframe (frames)", ylabel="mIoU (%)",
                 title="per keyframe distance")
     dist_ax.legend(fontsize="small")
@@ -210,14 +243,14 @@ def plot_ablation(ablation: Mapping) -> Figure:
 
 def plot_pareto(ax: Axes, points: Mapping[str, Sequence[tuple[float, float, float]]],
                 chosen_scale: float | None = None, gop_length: int | None = None) -> None:
-    """GMACs per frame against mIoU for HR, LR-only and AR-Seg; the chosen scale ringed.
+    """GMACs per frame against mIoU for HR, LR-only, AR-Seg (and warp); the chosen scale ringed.
 
     Introduced in notebook 06.
 
     Args:
         ax: where to draw.
         points: method -> [(lr_scale, gmacs_per_frame, miou_percent), ...] sorted by scale
-            (HR: one point at scale 1).
+            (HR and warp: one point at scale 1).
         chosen_scale: the LR scale to highlight on the LR-only and AR-Seg curves.
         gop_length: L, for the title.
     """
@@ -225,14 +258,14 @@ def plot_pareto(ax: Axes, points: Mapping[str, Sequence[tuple[float, float, floa
         rows = sorted(rows)
         gmacs = [r[1] for r in rows]
         miou = [r[2] for r in rows]
-        ax.plot(gmacs, miou, "o-" if len(rows) > 1 else "s", color=METHOD_COLOURS[method], ms=6,
-                label=METHOD_LABELS[method])
+        ax.plot(gmacs, miou, "o-" if len(rows) > 1 else "D" if method == "warp" else "s",
+                color=METHOD_COLOURS[method], ms=6, label=METHOD_LABELS[method])
         if len(rows) > 1:
             for scale, x, y in rows:
                 ax.annotate(f"s={scale:g}", (x, y), textcoords="offset points", xytext=(4, -10),
                             fontsize="x-small", color=METHOD_COLOURS[method])
         for scale, x, y in rows:
-            if chosen_scale is not None and abs(scale - chosen_scale) < 1e-9 and method != "hr":
+            if chosen_scale is not None and abs(scale - chosen_scale) < 1e-9 and method in ("lr", "arseg"):
                 ax.plot([x], [y], "o", ms=15, mfc="none", mec="k", mew=2)
     if chosen_scale is not None:
         ax.plot([], [], "o", ms=10, mfc="none", mec="k", mew=2, label=f"chosen s = {chosen_scale:g}")
@@ -243,7 +276,8 @@ def plot_pareto(ax: Axes, points: Mapping[str, Sequence[tuple[float, float, floa
 
 
 def plot_per_distance(ax: Axes, curves: Mapping[str, Sequence[float]], gop_length: int | None = None,
-                      colours: Mapping[str, str] | None = None) -> None:
+                      colours: Mapping[str, str] | None = None,
+                      linestyles: Mapping[str, str] | None = None) -> None:
     """mIoU against the distance d from the keyframe, one line per method.
 
     Introduced in notebook 06.
@@ -253,11 +287,13 @@ def plot_per_distance(ax: Axes, curves: Mapping[str, Sequence[float]], gop_lengt
             ("HR", "LR-only", "AR-Seg", see ``method_of``) gets that method's colour.
         gop_length: L; distances d >= L (not used at this GOP length) are shaded.
         colours: explicit label -> colour (overrides the method colours).
+        linestyles: label -> line style (``SCALE_STYLES`` tell one method's scales apart).
     """
     longest = 0
     for label, values in curves.items():
         colour = (colours or {}).get(label, METHOD_COLOURS.get(method_of(label) or ""))
-        ax.plot(range(len(values)), values, "o-", ms=3, color=colour, label=label)
+        ax.plot(range(len(values)), values, marker="o", ls=(linestyles or {}).get(label, "-"), ms=3,
+                color=colour, label=label)
         longest = max(longest, len(values))
     if gop_length is not None and gop_length < longest:
         ax.axvspan(gop_length - 0.5, longest - 0.5, color="0.85", label=f"unused at L = {gop_length}")
@@ -267,11 +303,15 @@ def plot_per_distance(ax: Axes, curves: Mapping[str, Sequence[float]], gop_lengt
     ax.legend(fontsize="small")
 
 
+KEYFRAME_MARK = "0.3"
+"""Colour of the I-frame lines in per-frame plots: a grey, so that no method's colour means two things."""
+
+
 def _mark_keyframes(ax: Axes, frame_types: str) -> None:
     for index, kind in enumerate(frame_types):
         if kind == "I":
-            ax.axvline(index, color=FRAME_TYPE_COLOURS["I"], lw=1, ls=":")
-    ax.plot([], [], color=FRAME_TYPE_COLOURS["I"], lw=1, ls=":", label="I-frame (keyframe)")
+            ax.axvline(index, color=KEYFRAME_MARK, lw=1, ls=":")
+    ax.plot([], [], color=KEYFRAME_MARK, lw=1, ls=":", label="I-frame (keyframe)")
 
 
 def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
@@ -304,4 +344,47 @@ def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
     time_ax.set_xlabel("frame index (display order)")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_regime(sweep: Mapping, lr_scale: float = 0.5, oracle: Mapping | None = None) -> Figure:
+    """When AR-Seg beats the warped keyframe: losses against HR by distance, and by LR scale.
+
+    Introduced in notebook 06. Left: HR(d) minus each method's mIoU at distance d (lower is
+    better; the oracle bound in black when given). Right: one point per LR scale, the LR-only gap
+    to HR against AR-Seg's margin over the warp (above 0: AR-Seg wins).
+
+    Args:
+        sweep: the content of ``data/sweep.json`` with a "warp" entry.
+        lr_scale: the scale of the left panel.
+        oracle: an entry with ``per_distance`` (``results.shipped_oracle``), optional.
+    """
+    from arseg_tutorial.results import regime
+    from arseg_tutorial.widgets.tradeoff import sweep_entry, sweep_scales
+
+    hr = np.asarray(sweep_entry(sweep, "hr", 1.0)["per_distance"], float)
+    fig, (dist_ax, scale_ax) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+    for method in ("lr", "warp", "arseg"):
+        values = np.asarray(sweep_entry(sweep, method, lr_scale)["per_distance"], float)
+        label = METHOD_LABELS[method] + (f" s={lr_scale:g}" if method != "warp" else "")
+        dist_ax.plot(range(len(hr)), hr - values, "o-", ms=3, color=METHOD_COLOURS[method], label=label)
+    if oracle is not None:
+        dist_ax.plot(range(len(hr)), hr - np.asarray(oracle["per_distance"], float), "o--", ms=3,
+                     color=METHOD_COLOURS["oracle"], label="oracle bound (warp or LR-only, per pixel)")
+    dist_ax.axhline(0, color="0.6", lw=0.8)
+    dist_ax.set(xlabel="distance d from the keyframe (frames)", ylabel="HR(d) - mIoU(d) (points)",
+                title="what each method loses against HR, by distance")
+    dist_ax.grid(alpha=0.3)
+    dist_ax.legend(fontsize="small")
+    rows = [regime(sweep, s) for s in sweep_scales(sweep)]
+    gaps, margins = [r["lr_gap"] for r in rows], [r["arseg_vs_warp"] for r in rows]
+    scale_ax.plot(gaps, margins, "o-", color=METHOD_COLOURS["arseg"])
+    for r in rows:
+        scale_ax.annotate(f"s={r['lr_scale']:g}", (r["lr_gap"], r["arseg_vs_warp"]), textcoords="offset points",
+                          xytext=(5, 4), fontsize="small", color=METHOD_COLOURS["arseg"])
+    scale_ax.axhline(0, color=METHOD_COLOURS["warp"], ls="--", label="warped keyframe (AR-Seg = warp)")
+    scale_ax.set(xlabel="LR-only gap: HR - LR-only (mean mIoU points)",
+                 ylabel="AR-Seg - warp (mean mIoU points)", title="AR-Seg's margin over the warp, by LR scale")
+    scale_ax.grid(alpha=0.3)
+    scale_ax.legend(fontsize="small")
     return fig

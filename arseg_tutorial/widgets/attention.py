@@ -18,10 +18,13 @@ from arseg_tutorial.codec import encode_to_bytes, flow_to_keyframe, read_video, 
 from arseg_tutorial.config import Profile, seed_everything
 from arseg_tutorial.models import ARSeg, CReFF, build_model
 from arseg_tutorial.models.arseg import downsample_frame
-from arseg_tutorial.scenes import NUM_CLASSES, generate_clip
+from arseg_tutorial.scenes import CLASS_NAMES, NUM_CLASSES, generate_clip
+from arseg_tutorial.scenes.classes import BICYCLIST, CAR, PEDESTRIAN
 from arseg_tutorial.train.data import to_input
 
 KERNELS = (3, 5, 7, 9)
+MOVING_CLASSES = (CAR, PEDESTRIAN, BICYCLIST)
+"""Classes whose objects move on their own (the others move only with the camera)."""
 
 
 @dataclass
@@ -41,24 +44,33 @@ class DemoModel:
     description: str
 
 
-def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0) -> DemoModel:
+def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0,
+                    ablation: str | None = None) -> DemoModel:
     """The AR-Seg model of notebook 04: the shipped HR + AR-Seg checkpoints if they exist, else
     an UNTRAINED model with the profile's width (its attention weights then show the mechanics,
     not learned behaviour).
 
     Introduced in notebook 04.
+
+    Args:
+        ablation: a shipped AR-Seg variant instead of the default, e.g. "paper" (the official
+            CReFF) for the run "arseg-0.5-paper".
     """
     try:
         from arseg_tutorial.assets import load_method
+        from arseg_tutorial.train.recipes import run_name
 
-        hr, lr = load_method("arseg", lr_scale)
-        return DemoModel(ARSeg(hr, lr, lr_scale).eval(), True,
-                         f"shipped checkpoints 'hr' + 'arseg-{lr_scale:g}' (trained)")
+        hr, lr = load_method("arseg", lr_scale, ablation)
+        name = run_name("arseg", lr_scale, ablation)
+        return DemoModel(ARSeg(hr, lr, lr_scale).eval(), True, f"shipped checkpoints 'hr' + '{name}' (trained)")
     except (FileNotFoundError, KeyError):
+        from arseg_tutorial.train.recipes import ABLATIONS
+
         seed_everything(seed)
         hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
         lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        return DemoModel(ARSeg(hr, lr, lr_scale, creff_kernel=profile.creff_kernel).eval(), False,
+        variant = ABLATIONS.get(ablation, {}).get("creff_variant", "tutorial")
+        return DemoModel(ARSeg(hr, lr, lr_scale, creff_kernel=profile.creff_kernel, creff_variant=variant).eval(), False,
                          f"UNTRAINED bisenet18 (width {profile.net_width}, seed {seed}): no shipped "
                          "checkpoints found; weights are random")
 
@@ -111,22 +123,104 @@ def make_encoded_pair(seed: int, height: int, width: int, gop_length: int = 12,
                        clip.flow_key[distance], clip.valid_key[distance], distance)
 
 
+def moving_object_pixel(pair: EncodedPair, margin_px: int, max_error_px: float = 4.0) -> tuple[int, int, str]:
+    """A pixel on a moving object: of the car, pedestrian and cyclist pixels that are visible in
+    the keyframe, have valid motion vectors that land within ``max_error_px`` of the true past
+    position, and lie ``margin_px`` or more inside the frame, the one that moved most since the
+    keyframe (by the generator's exact flow).
+
+    Introduced in notebook 04. (Where the chained vectors fail — a fast car, a walking person —
+    no window position can help; the figure teaches the case where they work.)
+
+    Returns:
+        (y, x, class name).
+    Raises:
+        ValueError: no such pixel in this pair (pick another seed).
+    """
+    accurate = np.linalg.norm(pair.flow - pair.true_flow, axis=-1) < max_error_px
+    speed = np.linalg.norm(pair.true_flow, axis=-1) * (pair.valid & pair.visible & accurate
+                                                        & np.isin(pair.labels, MOVING_CLASSES))
+    inside = np.zeros_like(speed, bool)
+    inside[margin_px:-margin_px, margin_px:-margin_px] = True
+    speed = np.where(inside, speed, 0.0)
+    if not speed.any():
+        raise ValueError("no visible, moving car, pedestrian or cyclist pixel with accurate motion vectors away "
+                         "from the border in this pair; use another seed in make_encoded_pair")
+    y, x = np.unravel_index(int(np.argmax(speed)), speed.shape)
+    return int(y), int(x), CLASS_NAMES[int(pair.labels[y, x])]
+
+
+def pair_with_moving_object(first_seed: int, height: int, width: int, gop_length: int = 12,
+                            margin_px: int = 40, tries: int = 20) -> tuple[EncodedPair, tuple[int, int, str]]:
+    """The first encoded pair from seeds ``first_seed``, ``first_seed + 1``, ... with a moving object.
+
+    Introduced in notebook 04.
+
+    Returns:
+        (the ``EncodedPair``, ``moving_object_pixel(pair, margin_px)``).
+    """
+    for seed in range(first_seed, first_seed + tries):
+        pair = make_encoded_pair(seed, height, width, gop_length)
+        try:
+            return pair, moving_object_pixel(pair, margin_px)
+        except ValueError:
+            continue
+    raise ValueError(f"none of the seeds {first_seed}..{first_seed + tries - 1} gives a visible moving object "
+                     f"{margin_px} px inside a {height}x{width} frame; try other seeds or a smaller margin")
+
+
+def attention_statistics(attention: torch.Tensor) -> dict[str, float]:
+    """How peaked a CReFF attention is, averaged over every pixel.
+
+    Introduced in notebook 04.
+
+    Args:
+        attention: (N, H, W, k*k) softmax weights (window row-major; the centre is the aligned tap).
+    Returns:
+        dict with ``centre_weight`` (mean weight of the centre tap), ``max_weight`` (mean of each
+        pixel's largest weight), ``entropy`` (mean, nats), ``uniform_entropy`` (log k^2) and
+        ``argmax_centre`` (share of pixels whose largest weight is the centre tap).
+    """
+    taps = attention.shape[-1]
+    weights = attention.detach().reshape(-1, taps).double()
+    entropy = -(weights * weights.clamp_min(1e-12).log()).sum(-1)
+    return {"centre_weight": float(weights[:, taps // 2].mean()), "max_weight": float(weights.max(-1).values.mean()),
+            "entropy": float(entropy.mean()), "uniform_entropy": float(np.log(taps)),
+            "argmax_centre": float((weights.argmax(-1) == taps // 2).double().mean())}
+
+
+def resize_position_bias(bias: torch.Tensor, kernel: int) -> torch.Tensor:
+    """A k0 x k0 per-offset position bias (row-major, (k0*k0,)) moved to a k x k window.
+
+    Introduced in notebook 04. The trained offsets keep their values at the centre; a larger
+    window's new outer offsets get the smallest trained bias (the least favoured offset), a
+    smaller window keeps the centre crop.
+    """
+    old = int(round(bias.numel() ** 0.5))
+    square = bias.reshape(old, old)
+    if kernel <= old:
+        start = (old - kernel) // 2
+        return square[start:start + kernel, start:start + kernel].reshape(-1).clone()
+    grown = torch.full((kernel, kernel), float(square.min()), dtype=bias.dtype, device=bias.device)
+    start = (kernel - old) // 2
+    grown[start:start + old, start:start + old] = square
+    return grown.reshape(-1)
+
+
 def creff_with_kernel(creff: CReFF, kernel: int) -> CReFF:
-    """A copy of ``creff`` with another attention window (the Q/K/V convs do not depend on it).
+    """A copy of ``creff`` with another attention window: the Q/K/V convs do not depend on it, and
+    a position bias (the tutorial variant's) is moved with ``resize_position_bias``.
 
     Introduced in notebook 04. A ``tutorial`` CReFF's position bias keeps its value at every
     window offset the two windows share; offsets only the new window has get the smallest
     learned bias.
     """
-    copy = CReFF(creff.channels, kernel, creff.variant).to(creff.query_conv.weight.device)
-    state = dict(creff.state_dict())
-    if creff.position_bias is not None:
-        old = creff.position_bias.detach().view(creff.kernel, creff.kernel)
-        bias = torch.full((kernel, kernel), float(old.min()), device=old.device)
-        shared, start_old, start_new = min(kernel, creff.kernel), (creff.kernel - kernel) // 2, (kernel - creff.kernel) // 2
-        o0, n0 = max(start_old, 0), max(start_new, 0)
-        bias[n0:n0 + shared, n0:n0 + shared] = old[o0:o0 + shared, o0:o0 + shared]
-        state["position_bias"] = bias.flatten()
+    variant = getattr(creff, "variant", None)
+    copy = CReFF(creff.channels, kernel, variant) if variant else CReFF(creff.channels, kernel)
+    copy = copy.to(creff.query_conv.weight.device)
+    state = creff.state_dict()
+    if getattr(creff, "position_bias", None) is not None:
+        state["position_bias"] = resize_position_bias(creff.position_bias.detach(), kernel)
     copy.load_state_dict(state)
     return copy.eval()
 
@@ -154,8 +248,68 @@ class AttentionExplorer:
                 True: model.warp_keyframe_feature(self.keyframe_feature, pair.flow, self._frame),
                 False: self.keyframe_feature,
             }
+            self.exact_reference = model.hr_model.forward_phase1(self._frame)
         self.stride_px = pair.frame.shape[0] / self.keyframe_feature.shape[-2]
         self.warped_keyframes = {True: warp(pair.keyframe, pair.flow), False: pair.keyframe}
+
+    def reference(self, kind: str) -> torch.Tensor:
+        """The HR feature CReFF attends to: "aligned" (the keyframe feature warped with the motion
+        vectors), "zero flow" (the keyframe feature as it is) or "exact" (the HR feature of the
+        current frame itself: a perfectly aligned reference no real player has)."""
+        options = {"aligned": self.references[True], "zero flow": self.references[False],
+                   "exact": self.exact_reference}
+        if kind not in options:
+            raise ValueError(f"reference must be one of {list(options)}, got {kind!r}")
+        return options[kind]
+
+    def attention(self, kind: str = "aligned") -> torch.Tensor:
+        """(1, H, W, k*k) attention of the trained module (its own window) for a reference kind."""
+        with torch.no_grad():
+            return self.demo.model.lr_model.creff(self.lr_feature, self.reference(kind), return_attention=True).attention
+
+    def window(self, pixel_y: int, pixel_x: int, kind: str = "aligned",
+               extra_bias: torch.Tensor | None = None) -> np.ndarray:
+        """(k, k) attention weights of the feature pixel under image pixel (y, x), module's window.
+
+        Args:
+            kind: the reference (see ``reference``).
+            extra_bias: (k*k,) logits to add before the softmax, as a position bias would; done as
+                softmax(log(weights) + bias), which equals softmax(logits + bias).
+        """
+        row = min(int(pixel_y / self.stride_px), self.keyframe_feature.shape[-2] - 1)
+        col = min(int(pixel_x / self.stride_px), self.keyframe_feature.shape[-1] - 1)
+        kernel = self.demo.model.lr_model.creff.kernel
+        weights = self.attention(kind)[0, row, col]
+        if extra_bias is not None:
+            weights = (weights.clamp_min(1e-30).log() + extra_bias.to(weights)).softmax(-1)
+        return weights.view(kernel, kernel).cpu().numpy()
+
+    def statistics(self) -> dict[str, dict[str, float]]:
+        """``attention_statistics`` over every pixel of the frame, for each reference kind."""
+        return {kind: attention_statistics(self.attention(kind)) for kind in ("aligned", "zero flow", "exact")}
+
+    def alignment(self, pixel_y: int, pixel_x: int) -> dict:
+        """Where the window of one pixel sits in the keyframe, with and without the motion vectors.
+
+        Returns:
+            dict with ``aligned`` and ``zero_flow`` (the ``update`` states of the module's own
+            window), ``keyframe_px`` (y, x) = the pixel moved by the motion-vector flow, i.e. where
+            the aligned window is centred in the keyframe, ``true_keyframe_px`` (by the exact
+            flow), ``pixel_px``, ``keyframe`` and ``frame``.
+        """
+        flow, true_flow = self.pair.flow[pixel_y, pixel_x], self.pair.true_flow[pixel_y, pixel_x]
+        return {"aligned": self.update(pixel_y, pixel_x, aligned=True),
+                "zero_flow": self.update(pixel_y, pixel_x, aligned=False),
+                "keyframe_px": (pixel_y + float(flow[1]), pixel_x + float(flow[0])),
+                "true_keyframe_px": (pixel_y + float(true_flow[1]), pixel_x + float(true_flow[0])),
+                "pixel_px": (pixel_y, pixel_x), "keyframe": self.pair.keyframe, "frame": self.pair.frame,
+                "distance": self.pair.distance, "stride_px": self.stride_px}
+
+    def alignment_figure(self, pixel_y: int, pixel_x: int):
+        """The pixel in the current frame, its window at x + flow in the keyframe, and at x (zero flow)."""
+        from arseg_tutorial.viz.models import plot_alignment
+
+        return plot_alignment(self.alignment(pixel_y, pixel_x))
 
     def features(self) -> dict[str, torch.Tensor]:
         """(C, h, w) maps: keyframe feature, keyframe feature warped with the motion vectors, LR
@@ -187,7 +341,8 @@ class AttentionExplorer:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel}")
         row = min(int(pixel_y / self.stride_px), self.keyframe_feature.shape[-2] - 1)
         col = min(int(pixel_x / self.stride_px), self.keyframe_feature.shape[-1] - 1)
-        creff = creff_with_kernel(self.demo.model.lr_model.creff, kernel)
+        creff = self.demo.model.lr_model.creff
+        creff = creff if kernel == creff.kernel else creff_with_kernel(creff, kernel)
         with torch.no_grad():
             attention = creff(self.lr_feature, self.references[bool(aligned)], return_attention=True).attention
         weights = attention[0, row, col].view(kernel, kernel).cpu().numpy()
@@ -220,3 +375,17 @@ class AttentionExplorer:
             "aligned": widgets.Checkbox(value=True, description="align with motion vectors"),
         }
         return build_explorer(self.figure, controls)
+
+
+def format_attention_statistics(statistics: dict[str, dict[str, dict[str, float]]]) -> str:
+    """A table of ``AttentionExplorer.statistics()`` for several models (name -> statistics).
+
+    Introduced in notebook 04 (the paper and tutorial CReFF variants side by side).
+    """
+    lines = [f"{'CReFF':<12}{'reference':<12}{'centre weight':>15}{'largest weight':>16}{'entropy':>9}"
+             f"{'uniform':>9}{'argmax = centre':>17}"]
+    for name, by_kind in statistics.items():
+        for kind, st in by_kind.items():
+            lines.append(f"{name:<12}{kind:<12}{st['centre_weight']:>15.3f}{st['max_weight']:>16.3f}"
+                         f"{st['entropy']:>9.2f}{st['uniform_entropy']:>9.2f}{100 * st['argmax_centre']:>16.0f}%")
+    return "\n".join(lines)

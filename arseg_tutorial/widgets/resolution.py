@@ -85,6 +85,18 @@ def roundtrip_iou(labels: np.ndarray, scales: tuple[float, ...], num_classes: in
     return np.stack(ious)
 
 
+def roundtrip_miou(labels: np.ndarray, scales: tuple[float, ...], num_classes: int) -> list[float]:
+    """mIoU (%) of the down/up-sampled labels against the originals, per scale.
+
+    Introduced in notebook 03: the label round-trip ceiling of an LR-only network at scale s (the
+    mean over the classes present of ``roundtrip_iou``).
+
+    Args:
+        labels: (T, H, W) uint8 label maps (255 = ignore).
+    """
+    return [float(np.nanmean(row) * 100.0) for row in roundtrip_iou(labels, scales, num_classes)]
+
+
 @lru_cache(maxsize=64)
 def _nonkeyframe_costs(model_name: str, height: int, width: int, num_classes: int, net_width: float,
                        lr_scale: float) -> tuple[float, float, float]:

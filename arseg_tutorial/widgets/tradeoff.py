@@ -30,6 +30,11 @@ from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import cache_dir
 
 METHODS = ("hr", "lr", "arseg")
+KEYFRAME_METHODS = ("hr", "warp")
+"""Methods with no LR scale (one entry each in the sweep). "warp" is the reference with no LR
+branch: the I-frame's HR feature warped to each P-frame by the motion vectors and classified by
+the HR classifier; a sweep made before it existed has no "warp" entry, and everything below
+then leaves it out."""
 EXAMPLE_SEED = 950_000
 """Generator seed of the example clip: outside the train (1,000+), val (500,000+) and test
 (900,000 .. 900,000 + test_clips) seeds."""
@@ -48,11 +53,37 @@ def sweep_scales(sweep: dict) -> tuple[float, ...]:
     return tuple(sorted(float(s) for s in scales))
 
 
-def _entry(sweep: dict, method: str, lr_scale: float) -> dict:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+def has_warp(sweep: dict) -> bool:
+    """Whether the sweep holds the warped-keyframe reference ("warp").
+
+    Introduced in notebook 06.
+    """
+    return bool(sweep["methods"].get("warp"))
+
+
+def sweep_methods(sweep: dict) -> tuple[str, ...]:
+    """The methods the sweep holds, in drawing order: HR, LR-only, AR-Seg, then warp if present.
+
+    Introduced in notebook 06.
+    """
+    return METHODS + (("warp",) if has_warp(sweep) else ())
+
+
+def sweep_entry(sweep: dict, method: str, lr_scale: float) -> dict:
+    """The sweep's metrics of one method at scale s (HR and warp: their single entry).
+
+    Introduced in notebook 06.
+    """
+    if method not in METHODS + ("warp",):
+        raise ValueError(f"method must be one of {METHODS + ('warp',)}, got {method!r}")
+    if method == "warp" and not has_warp(sweep):
+        raise ValueError("this sweep has no 'warp' entry; rebuild it with `python -m arseg_tutorial "
+                         "build-assets` (or evaluate it alone with `python -m arseg_tutorial evaluate "
+                         "--method warp`)")
     table = sweep["methods"][method]
-    key = "1" if method == "hr" else f"{lr_scale:g}"
+    key = "1" if method in KEYFRAME_METHODS else f"{lr_scale:g}"
+    if method == "warp" and key not in table and len(table) == 1:
+        key = next(iter(table))
     if key not in table:
         raise ValueError(f"the sweep has no {method} result at s = {lr_scale:g}; scales: "
                          f"{', '.join(sorted(table))}")
@@ -66,8 +97,8 @@ def gop_metrics(sweep: dict, method: str, lr_scale: float, gop_length: int) -> d
 
     Args:
         sweep: the content of ``data/sweep.json``.
-        method: "hr", "lr" or "arseg".
-        lr_scale: s (ignored for "hr").
+        method: "hr", "lr", "arseg" or "warp" (when the sweep has it).
+        lr_scale: s (ignored for "hr" and "warp").
         gop_length: L, 1 <= L <= the sweep's GOP length.
     Returns:
         dict with ``miou`` (mean of ``per_distance`` over d < L, %), ``gmacs`` (per frame, GOP
@@ -77,25 +108,27 @@ def gop_metrics(sweep: dict, method: str, lr_scale: float, gop_length: int) -> d
     if not 1 <= gop_length <= full_length:
         raise ValueError(f"gop_length must be in 1..{full_length} (the sweep's per-distance numbers "
                          f"cover d < {full_length}), got {gop_length}")
-    entry = _entry(sweep, method, lr_scale)
+    entry = sweep_entry(sweep, method, lr_scale)
     per_distance = [float(v) for v in entry["per_distance"]]
     gmacs = float(entry["gmacs_per_frame"])
-    if method == "arseg":
-        hr_gmacs = float(_entry(sweep, "hr", 1.0)["gmacs_per_frame"])
+    if method in ("arseg", "warp"):         # one HR keyframe per GOP, a cheaper non-key frame
+        hr_gmacs = float(sweep_entry(sweep, "hr", 1.0)["gmacs_per_frame"])
         nonkey_gmacs = (full_length * gmacs - hr_gmacs) / (full_length - 1)
         gmacs = (hr_gmacs + (gop_length - 1) * nonkey_gmacs) / gop_length
     return {"miou": float(np.mean(per_distance[:gop_length])), "gmacs": gmacs,
-            "per_distance": per_distance, "ms_per_frame": float(entry["ms_per_frame"])}
+            "per_distance": per_distance, "ms_per_frame": float(entry.get("ms_per_frame", float("nan")))}
 
 
 def pareto_points(sweep: dict, gop_length: int) -> dict[str, list[tuple[float, float, float]]]:
-    """method -> [(lr_scale, gmacs, miou), ...] at GOP length L (HR: one point at s = 1).
+    """method -> [(lr_scale, gmacs, miou), ...] at GOP length L (HR and warp: one point, s = 1).
 
     Introduced in notebook 06.
     """
     points = {"hr": [(1.0, *_gm(gop_metrics(sweep, "hr", 1.0, gop_length)))]}
     for method in ("lr", "arseg"):
         points[method] = [(s, *_gm(gop_metrics(sweep, method, s, gop_length))) for s in sweep_scales(sweep)]
+    if has_warp(sweep):
+        points["warp"] = [(1.0, *_gm(gop_metrics(sweep, "warp", 1.0, gop_length)))]
     return points
 
 
@@ -122,16 +155,42 @@ def format_sweep_table(sweep: dict) -> str:
 
     Introduced in notebook 06.
     """
-    hr = _entry(sweep, "hr", 1.0)
-    lines = [f"{'method':<16}{'s':>6}{'mean mIoU %':>13}{'GMACs/frame':>13}{'saving':>9}{'ms/frame':>10}"]
+    hr = sweep_entry(sweep, "hr", 1.0)
+    lines = [f"{'method':<17}{'s':>5}{'mean mIoU %':>13}{'GMACs/frame':>13}{'saving':>9}{'ms/frame':>10}"]
     rows = [("hr", 1.0)] + [(m, s) for m in ("lr", "arseg") for s in sweep_scales(sweep)]
+    rows += [("warp", 1.0)] if has_warp(sweep) else []
     for method, scale in rows:
-        e = _entry(sweep, method, scale)
+        e = sweep_entry(sweep, method, scale)
         saving = 1 - e["gmacs_per_frame"] / hr["gmacs_per_frame"]
-        name = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg"}[method]
-        lines.append(f"{name:<16}{scale:>6g}{e['mean_miou']:>13.2f}{e['gmacs_per_frame']:>13.4f}"
-                     f"{100 * saving:>8.1f}%{e['ms_per_frame']:>10.1f}")
+        name = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg", "warp": "warped keyframe"}[method]
+        shown_scale = "-" if method == "warp" else f"{scale:g}"
+        ms = e.get("ms_per_frame")
+        lines.append(f"{name:<17}{shown_scale:>5}{e['mean_miou']:>13.2f}{e['gmacs_per_frame']:>13.4f}"
+                     f"{100 * saving:>8.1f}%{'' if ms is None else format(ms, '.1f'):>10}")
     return "\n".join(lines)
+
+
+def curve_label(method: str, lr_scale: float) -> str:
+    """The legend label of a method's curve at scale s ("AR-Seg s=0.5", "warped keyframe").
+
+    Introduced in notebook 06.
+    """
+    return {"hr": "HR every frame", "lr": f"LR-only s={lr_scale:g}", "arseg": f"AR-Seg s={lr_scale:g}",
+            "warp": "warped keyframe"}[method]
+
+
+def state_title(state: dict) -> str:
+    """One line that sums up an explorer state: AR-Seg's mIoU and cost against HR, LR-only, warp.
+
+    Introduced in notebook 06.
+    """
+    chosen = state["chosen"]
+    text = (f"s = {state['lr_scale']:g}, L = {state['gop_length']}: AR-Seg {chosen['arseg']['miou']:.1f} % mIoU "
+            f"at {chosen['arseg']['gmacs']:.3g} GMACs/frame ({100 * state['saving']:.0f} % below HR), "
+            f"HR {chosen['hr']['miou']:.1f} %, LR-only {chosen['lr']['miou']:.1f} %")
+    if "warp" in chosen:
+        text += f", warp {chosen['warp']['miou']:.1f} %"
+    return text
 
 
 @dataclass
@@ -141,7 +200,8 @@ class ExamplePredictions:
     Attributes:
         frames: (L, H, W, 3) uint8 decoded frames (frame 0 = the I-frame).
         labels: (L, H, W) uint8 true labels, 255 = ignore.
-        predictions: run name ("hr", "lr-0.5", "arseg-0.5", ...) -> (L, H, W) uint8 labels.
+        predictions: run name ("hr", "lr-0.5", "arseg-0.5", ...; "warp" for the warped keyframe)
+            -> (L, H, W) uint8 labels.
         seed: the generator seed of the clip.
     """
 
@@ -153,7 +213,7 @@ class ExamplePredictions:
 
 def _examples_key(manifest: dict, seed: int) -> str:
     shas = {name: entry["sha256"] for name, entry in manifest["checkpoints"].items()}
-    text = json.dumps({"shas": shas, "seed": seed, "profile": manifest["profile_config"],
+    text = json.dumps({"shas": shas, "seed": seed, "profile": manifest["profile_config"], "with": "warp",
                        "sources": manifest.get("source_fingerprint")}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -170,7 +230,8 @@ def _compute_examples(manifest: dict, seed: int, folder: Path | None) -> Example
     clip = generate_clip(seed, length=length, height=int(config["height"]), width=int(config["width"]))
     frames, flows, _, _ = encode_clip(np.asarray(clip.frames), length, 18)
     hr = assets.load_shipped("hr", folder)
-    predictions = {"hr": make_segmenter("hr", hr)(frames, flows).astype(np.uint8)}
+    predictions = {"hr": make_segmenter("hr", hr)(frames, flows).astype(np.uint8),
+                   "warp": make_segmenter("warp", hr)(frames, flows).astype(np.uint8)}
     for scale in {float(e["scale"]) for e in manifest["checkpoints"].values() if e["method"] != "hr"}:
         for method in ("lr", "arseg"):
             name = run_name(method, scale)
@@ -234,6 +295,7 @@ class TradeoffExplorer:
         self.examples = examples
         self.scales = sweep_scales(sweep)
         self.max_gop_length = int(sweep["gop_length"])
+        self.methods = sweep_methods(sweep)
         self.update = functools.lru_cache(maxsize=256)(self._update)
 
     def _update(self, lr_scale: float, gop_length: int) -> dict:
@@ -248,7 +310,7 @@ class TradeoffExplorer:
         lr_scale = float(lr_scale)
         if not any(abs(lr_scale - s) < 1e-9 for s in self.scales):
             raise ValueError(f"lr_scale {lr_scale:g} is not in the sweep; choose one of {self.scales}")
-        chosen = {m: gop_metrics(self.sweep, m, lr_scale, gop_length) for m in METHODS}
+        chosen = {m: gop_metrics(self.sweep, m, lr_scale, gop_length) for m in self.methods}
         state = {"lr_scale": lr_scale, "gop_length": int(gop_length),
                  "points": pareto_points(self.sweep, gop_length), "chosen": chosen,
                  "saving": 1 - chosen["arseg"]["gmacs"] / chosen["hr"]["gmacs"],
@@ -263,7 +325,7 @@ class TradeoffExplorer:
 
         ex = self.examples
         names = {"HR": "hr", f"LR-only s={lr_scale:g}": f"lr-{lr_scale:g}",
-                 f"AR-Seg s={lr_scale:g}": f"arseg-{lr_scale:g}"}
+                 f"AR-Seg s={lr_scale:g}": f"arseg-{lr_scale:g}", "warp": "warp"}
         images = {"frame": ex.frames[distance], "ground truth": ex.labels[distance]}
         scores = {}
         for title, run in names.items():
@@ -287,9 +349,7 @@ class TradeoffExplorer:
         plot_pareto(pareto_ax, state["points"], state["lr_scale"], state["gop_length"])
         chosen = state["chosen"]
         s = state["lr_scale"]
-        plot_per_distance(distance_ax, {"HR every frame": chosen["hr"]["per_distance"],
-                                        f"LR-only s={s:g}": chosen["lr"]["per_distance"],
-                                        f"AR-Seg s={s:g}": chosen["arseg"]["per_distance"]},
+        plot_per_distance(distance_ax, {curve_label(m, s): chosen[m]["per_distance"] for m in self.methods},
                           gop_length=state["gop_length"])
         if images:
             bottom = fig.add_gridspec(1, len(images), left=0.02, right=0.87, top=0.38, bottom=0.02,
@@ -303,10 +363,7 @@ class TradeoffExplorer:
                 ax.set_xticks([])
                 ax.set_yticks([])
             add_class_legend(ax, fontsize="x-small")
-        fig.suptitle(f"s = {s:g}, L = {state['gop_length']}: AR-Seg {chosen['arseg']['miou']:.1f} % mIoU at "
-                     f"{chosen['arseg']['gmacs']:.3g} GMACs/frame ({100 * state['saving']:.0f} % below HR"
-                     f"), HR {chosen['hr']['miou']:.1f} %, LR-only {chosen['lr']['miou']:.1f} %"
-                     + (f"; examples: frame d = {state['example_distance']}" if images else ""),
+        fig.suptitle(state_title(state) + (f"; examples: frame d = {state['example_distance']}" if images else ""),
                      fontsize="medium")
         return fig
 

@@ -17,9 +17,11 @@ from matplotlib.figure import Figure
 
 from arseg_tutorial.viz import add_class_legend, colorize_labels
 from arseg_tutorial.viz.training import METHOD_COLOURS, METHOD_LABELS
-from arseg_tutorial.widgets.tradeoff import METHODS, TradeoffExplorer, pareto_points
+from arseg_tutorial.widgets.tradeoff import TradeoffExplorer, pareto_points, state_title
 
-IMAGE_TITLES = ("frame", "ground truth", "HR", "LR-only", "AR-Seg")
+IMAGE_TITLES = ("frame", "ground truth", "HR", "LR-only", "AR-Seg", "warp")
+POINT_MARKERS = {"hr": "s", "warp": "D"}
+"""Pareto markers of the methods with one point (no LR scale); the others are lines of circles."""
 
 
 def _padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, float]:
@@ -68,8 +70,8 @@ class TradeoffLiveView:
         sweep, explorer = self.explorer.sweep, self.explorer
         every = [p for L in range(1, explorer.max_gop_length + 1) for rows in pareto_points(sweep, L).values()
                  for p in rows]
-        self.pareto_lines = {m: ax.plot([], [], "s" if m == "hr" else "o-", color=METHOD_COLOURS[m], ms=6,
-                                        label=METHOD_LABELS[m])[0] for m in METHODS}
+        self.pareto_lines = {m: ax.plot([], [], POINT_MARKERS.get(m, "o-"), color=METHOD_COLOURS[m], ms=6,
+                                        label=METHOD_LABELS[m])[0] for m in explorer.methods}
         self.rings = ax.plot([], [], "o", ms=15, mfc="none", mec="k", mew=2, label="chosen s")[0]
         ax.set_xlim(*_padded(min(p[1] for p in every), max(p[1] for p in every)))
         ax.set_ylim(*_padded(min(p[2] for p in every), max(p[2] for p in every), 0.1))
@@ -84,8 +86,8 @@ class TradeoffLiveView:
         values = [v for table in methods.values() for entry in table.values() for v in entry["per_distance"]]
         length = self.explorer.max_gop_length
         self.distance_lines = {m: ax.plot(range(length), np.zeros(length), "o-", ms=3, color=METHOD_COLOURS[m],
-                                          label=METHOD_LABELS[m] + ("" if m == "hr" else " (chosen s)"))[0]
-                               for m in METHODS}
+                                          label=METHOD_LABELS[m] + (" (chosen s)" if m in ("lr", "arseg") else ""))[0]
+                               for m in self.explorer.methods}
         self.shade = ax.axvspan(length - 0.5, length - 0.5, color="0.85", label="distances beyond L")
         ax.set_xlim(-0.5, length - 0.5)
         ax.set_ylim(*_padded(min(values), max(values), 0.1))
@@ -119,7 +121,7 @@ class TradeoffLiveView:
             line.set_ydata(chosen[method]["per_distance"])
         self.shade.set_x(state["gop_length"] - 0.5)
         self.shade.set_width(self.explorer.max_gop_length - state["gop_length"])
-        names = ["frame", "ground truth", "HR", f"LR-only s={s:g}", f"AR-Seg s={s:g}"]
+        names = ["frame", "ground truth", "HR", f"LR-only s={s:g}", f"AR-Seg s={s:g}", "warp"]
         for image, name in zip(self.images, names):
             picture = state["images"].get(name)
             if picture is None:
@@ -128,11 +130,8 @@ class TradeoffLiveView:
         for title, name in zip(self.image_titles, names[2:]):
             score = state["example_miou"].get(name)
             title.set_text(name + (f"\nmIoU {score:.1f} %" if score is not None else "\n"))
-        self.suptitle.set_text(
-            f"s = {s:g}, L = {state['gop_length']}: AR-Seg {chosen['arseg']['miou']:.1f} % mIoU at "
-            f"{chosen['arseg']['gmacs']:.3g} GMACs/frame ({100 * state['saving']:.0f} % below HR), HR "
-            f"{chosen['hr']['miou']:.1f} %, LR-only {chosen['lr']['miou']:.1f} %"
-            + (f"; examples: frame d = {state['example_distance']}" if self.images else ""))
+        self.suptitle.set_text(state_title(state)
+                               + (f"; examples: frame d = {state['example_distance']}" if self.images else ""))
         return state
 
     def render_png(self, lr_scale: float, gop_length: int) -> bytes:
