@@ -87,8 +87,13 @@ def test_attention_explorer_update(explorer):
 def test_creff_with_kernel_keeps_the_convolutions(explorer):
     creff = explorer.demo.model.lr_model.creff
     other = creff_with_kernel(creff, 9)
-    assert other.kernel == 9
+    assert other.kernel == 9 and other.variant == creff.variant
     torch.testing.assert_close(other.query_conv.weight, creff.query_conv.weight)
+    if creff.position_bias is not None:  # the shared offsets keep their bias, the centre included
+        k = creff.kernel
+        inner = other.position_bias.detach().view(9, 9)[(9 - k) // 2:(9 + k) // 2, (9 - k) // 2:(9 + k) // 2]
+        torch.testing.assert_close(inner.flatten(), creff.position_bias.detach())
+        assert int(other.position_bias.argmax()) == 40 == 81 // 2
 
 
 def test_encoded_pair_flow_is_close_to_the_true_flow():
