@@ -211,9 +211,7 @@ def creff_with_kernel(creff: CReFF, kernel: int) -> CReFF:
     """A copy of ``creff`` with another attention window: the Q/K/V convs do not depend on it, and
     a position bias (the tutorial variant's) is moved with ``resize_position_bias``.
 
-    Introduced in notebook 04. A ``tutorial`` CReFF's position bias keeps its value at every
-    window offset the two windows share; offsets only the new window has get the smallest
-    learned bias.
+    Introduced in notebook 04.
     """
     variant = getattr(creff, "variant", None)
     copy = CReFF(creff.channels, kernel, variant) if variant else CReFF(creff.channels, kernel)
