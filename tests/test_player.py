@@ -74,7 +74,7 @@ def test_grid_chain_player_agrees_with_the_per_pixel_player(video, arseg):
     pixel = np.stack(play(ARSegPlayer(video.path, arseg, chain="pixel")))
     np.testing.assert_array_equal(grid[[0, 1, GOP, GOP + 1]], pixel[[0, 1, GOP, GOP + 1]])
     agreement = (grid == pixel).mean(axis=(1, 2))
-    assert agreement.min() >= 0.97, agreement
+    assert agreement.min() >= 0.95, agreement
 
 
 @pytest.mark.parametrize("warp_only", [False, True])
