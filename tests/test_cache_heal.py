@@ -128,3 +128,38 @@ def test_build_assets_refuses_another_profiles_data(tmp_path, capsys):
     assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     build.check_overwrite(get_profile("laptop"), folder)            # the same profile may rebuild
     build.check_overwrite(get_profile("ci"), folder, force=True)    # and --force may replace
+
+
+def _run_script(path, timeout_s: float = 60.0) -> tuple[int, str, float]:
+    """Run a Python script in its own process group; kill the whole group if it outlives the
+    timeout (a script that respawns workers must not outlive the test)."""
+    start = time.monotonic()
+    process = subprocess.Popen([sys.executable, str(path)], cwd=path.parent, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        output, _ = process.communicate()
+        pytest.fail(f"{path.name} still ran after {timeout_s} s (hung or respawning):\n{output[-2000:]}")
+    return process.returncode, output, time.monotonic() - start
+
+
+def test_two_workers_from_a_script_without_a_main_guard_fail_fast_naming_the_script(tmp_path):
+    body = ("from arseg_tutorial.train.data import ClipConfig, build_clips\n"
+            "{indent}clips = build_clips(ClipConfig(first_seed=7_000, num_clips=2, height=120, width=160, "
+            "gop_length=3), workers=2)\n"
+            "{indent}print('built', clips.frames.shape)\n")
+    script = tmp_path / "make_clips.py"
+    script.write_text(body.format(indent=""))
+    returncode, output, _ = _run_script(script)
+    assert returncode != 0 and "built (" not in output, output[-2000:]
+    message = output.strip().splitlines()[-1]   # the parent's error, after the workers' tracebacks
+    assert "make_clips.py" in message and 'if __name__ == "__main__":' in message, message
+    assert "workers=1" in message, message
+    assert "bootstrapping phase" not in output   # the workers stop with the same sentence, first
+
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text(body.format(indent="    ").replace("\n    clips", "\nif __name__ == '__main__':\n    clips"))
+    returncode, output, _ = _run_script(guarded)
+    assert returncode == 0 and "built (2, 3, 120, 160, 3)" in output, output[-2000:]

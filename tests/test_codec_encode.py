@@ -128,3 +128,14 @@ def test_unknown_suffix_and_missing_folder_are_refused(frames, tmp_path):
         encode_video(frames[:2], tmp_path / "clip.avi")
     with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
         encode_video(frames[:2], tmp_path / "no" / "clip.mp4")
+
+
+def test_crf_0_encodes_losslessly(frames):
+    """x264 turns crf 0 into lossless constant-QP coding (its settings say qp=0, not crf=0)."""
+    import av
+
+    video = read_video(encode_to_bytes(frames, crf=0))
+    assert video.encoder_settings["qp"] == "0" and "crf" not in video.encoder_settings
+    for decoded, frame in zip(video.frames, frames):   # exactly the frame's 4:2:0 YUV, shown as RGB
+        yuv = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
+        np.testing.assert_array_equal(decoded, yuv.to_ndarray(format="rgb24"))

@@ -36,7 +36,8 @@ class DecodedFrame:
     """One frame of a stream, as ``iter_video`` yields it (display order).
 
     Attributes:
-        index: position in display order (0-based).
+        index: position in the source's display order (0-based), counting frames that could not
+            be decoded: a stream cut mid-GOP starts at the index of its first I-frame.
         image: (H, W, 3) uint8 RGB, or None when decoded with ``rgb=False``.
         frame_type: "I", "P" or "B" ("?" for anything else).
         packet_size: bytes of the compressed packet that carried this frame.
@@ -71,10 +72,14 @@ class Video:
         fps: frames per second.
         codec: codec name ("h264", "hevc", "vp9", "av1", ...).
         encoder_settings: x264's key=value options read from the stream ({} if not x264).
-        complete: False if decoding stopped early (see ``CorruptVideoError``) or if any frame
-            was decoded from damaged data (see ``damaged_frames``).
-        damaged_frames: display indices of frames FFmpeg flagged as corrupt, and of the frames
-            after them that reference them (up to the next I-frame).
+        complete: False if decoding stopped early (see ``CorruptVideoError``), if any frame
+            was decoded from damaged data (see ``damaged_frames``) or if the first frames could
+            not be decoded (see ``first_index``).
+        damaged_frames: positions in ``frames`` of frames FFmpeg flagged as corrupt, and of the
+            frames after them that reference them (up to the next I-frame).
+        first_index: display index in the source of ``frames[0]``; > 0 when the stream starts
+            mid-GOP, with frames that predict from an I-frame not in the file (they cannot be
+            decoded: ``missing_frames``); ``frames[t]`` is the source's frame ``first_index + t``.
         cache: memo of flows computed by ``flow_to_keyframe`` (not part of the data).
     """
 
@@ -88,10 +93,16 @@ class Video:
     encoder_settings: dict[str, str] = field(default_factory=dict)
     complete: bool = True
     damaged_frames: tuple[int, ...] = ()
+    first_index: int = 0
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.frame_types)
+
+    @property
+    def missing_frames(self) -> tuple[int, ...]:
+        """Display indices of the leading frames that could not be decoded (see ``first_index``)."""
+        return tuple(range(self.first_index))
 
     @property
     def size(self) -> tuple[int, int]:
@@ -199,13 +210,23 @@ def iter_video(source: VideoSource, *, motion_vectors: bool = True,
         rgb: convert each frame to an (H, W, 3) uint8 array (False skips the conversion).
 
     Yields:
-        ``DecodedFrame`` records.
+        ``DecodedFrame`` records. Frames before the first I-frame of a stream cut mid-GOP cannot
+        be decoded: they are skipped with a warning, and ``index`` counts them.
 
     Raises:
         VideoNotFoundError, NotAVideoError, NoVideoStreamError, NoMotionVectorsError: see
             ``arseg_tutorial.codec.errors``.
         CorruptVideoError: decoding stopped early (after the frames already yielded).
     """
+    expected_index = 0
+    for frame in _decode(source, motion_vectors, rgb):
+        if frame.index > expected_index:
+            warnings.warn(_missing_message(frame.index, None), UserWarning, stacklevel=2)
+        expected_index = frame.index + 1
+        yield frame
+
+
+def _decode(source: VideoSource, motion_vectors: bool, rgb: bool) -> Iterator[DecodedFrame]:
     container = _open(source)
     with container:
         if not container.streams.video:
@@ -224,14 +245,18 @@ def iter_video(source: VideoSource, *, motion_vectors: bool = True,
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         expected = _expected_frames(container, stream, fps)
         packets: dict[int | None, tuple[int, int]] = {}
-        index, decode_index = 0, 0
+        index, decode_index, leading, skipped = 0, 0, 0, 0
         try:
             for packet in container.demux(stream):
                 if packet.size:
                     packets[packet.pts] = (packet.size, decode_index)
+                    # packets before the first keyframe (decode order) are displayed before it
+                    leading += decode_index == leading and not packet.is_keyframe
                     decode_index += 1
                 for frame in packet.decode():
                     size, order = packets.pop(frame.pts, (0, -1))
+                    if order >= leading > index:   # the packets before the first I-frame gave no frame
+                        skipped, index = leading - index, leading
                     yield DecodedFrame(
                         index=index, image=_rgb(frame) if rgb else None,
                         frame_type=_frame_type(frame), packet_size=size, decode_index=order,
@@ -244,13 +269,14 @@ def iter_video(source: VideoSource, *, motion_vectors: bool = True,
             raise CorruptVideoError(
                 f"decoding stopped at frame {index} (display order) of "
                 f"{expected if expected else 'an unknown number of'} frames: the file is corrupt "
-                f"or truncated ({err}); the {index} frames before it are kept", frames_decoded=index,
+                f"or truncated ({err}); the {index - skipped} frames before it are kept",
+                frames_decoded=index - skipped,
                 frames_expected=expected) from err
         if expected is not None and index < expected:
             raise CorruptVideoError(
                 f"decoding stopped at frame {index} (display order) but the container announces "
-                f"{expected} frames: the file is truncated or damaged; the {index} frames before "
-                f"it are kept", frames_decoded=index, frames_expected=expected)
+                f"{expected} frames: the file is truncated or damaged; the {index - skipped} frames "
+                f"before it are kept", frames_decoded=index - skipped, frames_expected=expected)
 
 
 def _stream_info(source: VideoSource) -> tuple[float, str, dict[str, str]]:
@@ -275,12 +301,13 @@ def _collect(records: list[DecodedFrame], info: tuple[float, str, dict[str, str]
     frames = np.stack(images) if images else np.zeros((0, 0, 0, 3), np.uint8)
     order = sorted(range(len(records)), key=lambda i: records[i].decode_index)
     damaged = damaged_frames([r.corrupt for r in records], "".join(r.frame_type for r in records))
+    first = records[0].index if records else 0
     return Video(frames=frames, frame_types="".join(r.frame_type for r in records),
                  packet_sizes=np.array([r.packet_size for r in records], np.int64),
                  decode_order=np.array(order, np.int64),
                  motion_vectors=[r.motion_vectors for r in records], fps=fps, codec=codec,
-                 encoder_settings=settings, complete=complete and not damaged,
-                 damaged_frames=damaged)
+                 encoder_settings=settings, complete=complete and not damaged and not first,
+                 damaged_frames=damaged, first_index=first)
 
 
 def damaged_frames(corrupt: list[bool], frame_types: str) -> tuple[int, ...]:
@@ -304,7 +331,20 @@ def _ranges(indices: tuple[int, ...]) -> str:
     return ", ".join(runs)
 
 
+def _missing_message(first: int, total: int | None) -> str:
+    where = (f"video.frames[t] is frame {first} + t (video.first_index = {first})" if total
+             else "DecodedFrame.index counts the missing frames")
+    return (f"frames {_ranges(tuple(range(first)))} (display order)"
+            f"{f' of {total}' if total else ''} could not be decoded: the stream starts mid-GOP, "
+            f"and P-frames with no I-frame before them predict from frames that are not in the "
+            f"file; the first frame decoded is frame {first}, an I-frame, and {where}; cut videos "
+            f"at an I-frame")
+
+
 def _warn_about(video: Video, records: list[DecodedFrame]) -> None:
+    if video.first_index:
+        warnings.warn(_missing_message(video.first_index, video.first_index + len(video)),
+                      UserWarning, stacklevel=3)
     if video.damaged_frames:
         warnings.warn(f"frames {_ranges(video.damaged_frames)} (display order) of {len(video)} were "
                       f"decoded from damaged data (FFmpeg concealed the errors), so video.complete "
@@ -340,7 +380,7 @@ def read_video(source: VideoSource, *, motion_vectors: bool = True,
     info = _stream_info(source)
     records: list[DecodedFrame] = []
     try:
-        records.extend(iter_video(source, motion_vectors=motion_vectors))
+        records.extend(_decode(source, motion_vectors, rgb=True))
     except CorruptVideoError as err:
         err.partial_video = _collect(records, info, complete=False)
         if not allow_partial:

@@ -62,7 +62,9 @@ def parse_x264_settings(data: bytes) -> dict[str, str]:
 
 def _expected_settings(gop: int, bframes: int, crf: int) -> dict[str, str]:
     expected = {"keyint": str(gop), "scenecut": "0", "ref": "1", "bframes": str(bframes),
-                "crf": f"{float(crf):.1f}", "threads": "1", "lookahead_threads": "1"}
+                "threads": "1", "lookahead_threads": "1"}
+    # crf 0 makes x264 code losslessly at constant QP 0, and its settings say so instead
+    expected.update({"qp": "0"} if crf == 0 else {"crf": f"{float(crf):.1f}"})
     if bframes > 0:
         expected.update({"b_pyramid": "0", "b_adapt": "0"})
     return expected

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from arseg_tutorial.realdata.load import RealClip
+from arseg_tutorial.realdata.load import RealClip, check_gop_length
 from arseg_tutorial.scenes.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
 
 if TYPE_CHECKING:
@@ -44,8 +44,12 @@ def gop_windows(clip: RealClip, gop_length: int = 12, protocol: str = "every_dis
         Sorted list of (start, positions); frame ``start + d`` is scored at distance d
         (``positions`` is empty for an unlabelled "consecutive" GOP). Empty if nothing fits.
     """
+    check_gop_length(gop_length)
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if distances is not None and not set(distances) <= set(range(gop_length)):
+        raise ValueError(f"distances must lie in 0..{gop_length - 1}, got "
+                         f"{sorted(set(distances) - set(range(gop_length)))}")
     if clip.length < gop_length:
         raise ValueError(f"the clip has {clip.length} frames, fewer than one GOP ({gop_length}); "
                          f"load more frames or pass a smaller gop_length")
@@ -73,6 +77,7 @@ def encode_gops(clip: RealClip, *, gop_length: int = 12, crf: int = 18,
     """
     from arseg_tutorial.train.data import ClipSet, encode_clip
 
+    check_gop_length(gop_length)
     windows = gop_windows(clip, gop_length, protocol, distances)
     if not windows:
         raise ValueError(f"no labelled frame can be scored with GOPs of {gop_length} frames "
@@ -112,6 +117,7 @@ def evaluate_real(segment_gop: Callable[[np.ndarray, np.ndarray], np.ndarray],
     from arseg_tutorial.evaluate import confusion_matrix, report_from_confusions
     from arseg_tutorial.train.data import encode_clip
 
+    check_gop_length(gop_length)
     clips = [clips] if isinstance(clips, RealClip) else clips
     if isinstance(clips, Sequence):
         scored = {d for clip in clips for _, ds in gop_windows(clip, gop_length, protocol) for d in ds}

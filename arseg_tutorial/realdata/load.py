@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from arseg_tutorial.scenes.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
 LABEL_FORMATS = ("index", "color")
+#: a ``size=`` that changes the frames' width/height ratio by more than this warns (3 %)
+MAX_ASPECT_CHANGE = 0.03
 
 CAMVID_LABEL_COLORS: np.ndarray = np.array([
     (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192), (128, 128, 0),
@@ -81,6 +84,14 @@ def _list_images(folder: Path, what: str) -> list[Path]:
         count = sum(1 for _ in folder.iterdir())
         raise ValueError(f"{what} folder {str(folder)!r} holds no images ({count} entries, none ending "
                          f"in {', '.join(IMAGE_SUFFIXES)})")
+    seen: dict[tuple, Path] = {}
+    for path in images:
+        key = tuple(_natural_key(Path(path.stem)))
+        if key in seen:
+            raise ValueError(f"{seen[key].name!r} and {path.name!r} in {what} folder {str(folder)!r} are "
+                             f"the same frame number: both would be read, shifting every later frame; "
+                             f"keep one of them")
+        seen[key] = path
     return images
 
 
@@ -111,6 +122,26 @@ def _colors_to_classes(rgb: np.ndarray) -> np.ndarray:
     return np.where(hit, order[found], IGNORE_LABEL).astype(np.uint8)
 
 
+def _check_colour_label(frame: av.VideoFrame, path: Path) -> np.ndarray:
+    """The classes of a colour label image, refusing images that are not CamVid colours."""
+    rgb = frame.to_ndarray(format="rgb24")
+    grey = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
+    if grey and not np.isin(rgb[..., 0], (0, 128)).all():   # CamVid's only greys: void and sky
+        raise ValueError(f"label image {str(path)!r} is grey ({frame.format.name}) with values "
+                         f"{_shown(np.unique(rgb[..., 0]))}, so it holds class indices, not CamVid "
+                         f"colours; pass label_format='index'")
+    classes = _colors_to_classes(rgb)
+    other = (classes == IGNORE_LABEL) & rgb.any(axis=-1)   # neither a CamVid colour nor black void
+    if other.mean() > 0.5:
+        colours, counts = np.unique(rgb[other], axis=0, return_counts=True)
+        common = ", ".join(str(tuple(int(v) for v in colours[i])) for i in np.argsort(-counts)[:3])
+        raise ValueError(f"{other.mean():.0%} of the pixels of label image {str(path)!r} have colours "
+                         f"that are not CamVid's (most common: {common}): map your dataset's colours "
+                         f"to CAMVID_LABEL_COLORS first, or pass label_format='index' if the image "
+                         f"holds class indices")
+    return classes
+
+
 def read_label_image(path: str | Path, *, void_index: int | None = 11,
                      label_format: str = "index") -> np.ndarray:
     """One label image as class indices. Introduced in docs/real_data.md.
@@ -134,7 +165,7 @@ def read_label_image(path: str | Path, *, void_index: int | None = 11,
                          f"at edges; save labels as PNG")
     frame = _decode_image(path)
     if label_format == "color":
-        return _colors_to_classes(frame.to_ndarray(format="rgb24"))
+        return _check_colour_label(frame, path)
     if frame.format.name == "pal8":
         values = frame.to_ndarray()[0]
     elif frame.format.name.startswith("gray"):
@@ -148,12 +179,16 @@ def read_label_image(path: str | Path, *, void_index: int | None = 11,
     return _map_void(np.asarray(values), void_index, path)
 
 
+def _shown(values) -> str:
+    values = [int(v) for v in values]
+    return ", ".join(map(str, values[:12])) + (" ..." if len(values) > 12 else "")
+
+
 def _map_void(values: np.ndarray, void_index: int | None, path: Path) -> np.ndarray:
     allowed = set(range(NUM_CLASSES)) | {IGNORE_LABEL} | ({void_index} if void_index is not None else set())
     bad = sorted(set(np.unique(values).tolist()) - allowed)
     if bad:
-        shown = ", ".join(map(str, bad[:12])) + (" ..." if len(bad) > 12 else "")
-        raise ValueError(f"label image {str(path)!r} holds values {shown}: expected class indices "
+        raise ValueError(f"label image {str(path)!r} holds values {_shown(bad)}: expected class indices "
                          f"0..{NUM_CLASSES - 1} in CamVid order, 255, or the void index "
                          f"{void_index}; pass void_index= to match your data, or label_format='color' "
                          f"for colour labels")
@@ -189,6 +224,12 @@ def _check_size(size: tuple[int, int] | None, first: tuple[int, int], source: st
     if size is not None:
         if len(size) != 2 or any(not isinstance(v, (int, np.integer)) or v < 2 or v % 2 for v in size):
             raise ValueError(f"size must be (height, width) in pixels, both even and >= 2, got {size!r}")
+        change = (size[1] / size[0]) / (first[1] / first[0])
+        if abs(change - 1) > MAX_ASPECT_CHANGE:
+            warnings.warn(f"size={tuple(size)} is (height, width) and stretches the {first[0]}x{first[1]} "
+                          f"frames ({source}) to a width/height ratio {size[1] / size[0]:.2f} instead of "
+                          f"{first[1] / first[0]:.2f}; if you meant width {size[0]}, height {size[1]}, "
+                          f"pass size={(size[1], size[0])}", UserWarning, stacklevel=4)
     elif first[0] % 2 or first[1] % 2:
         even = (first[0] - first[0] % 2, first[1] - first[1] % 2)
         raise ValueError(f"frames are {first[0]}x{first[1]} ({source}): H.264 needs even sizes; pass "
@@ -219,6 +260,13 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     x = torch.from_numpy(np.ascontiguousarray(labels))[:, None].float()
     return F.interpolate(x, size=size, mode="nearest-exact")[:, 0].to(torch.uint8).numpy()
+
+
+def check_gop_length(gop_length: int) -> None:
+    """Refuse a GOP length that is not a whole number of frames >= 1."""
+    if isinstance(gop_length, bool) or not isinstance(gop_length, (int, np.integer)) or gop_length < 1:
+        raise ValueError(f"gop_length must be an int >= 1 (frames per GOP; the paper uses 12), "
+                         f"got {gop_length!r}")
 
 
 Record = tuple[str, np.ndarray, np.ndarray, Path | None]  # frame name, image, label, label file
@@ -312,6 +360,7 @@ def iter_real_clips(source: str | Path, labels_dir: str | Path | None = None, *,
     once, as on the whole footage (protocol "every_distance"; "consecutive" GOPs restart at each
     chunk). Arguments as in ``load_real_clip``.
     """
+    check_gop_length(gop_length)
     if chunk_frames < gop_length:
         raise ValueError(f"chunk_frames ({chunk_frames}) must be at least gop_length ({gop_length})")
     stream = _records(source, labels_dir, size, 0, None, label_suffix, void_index, label_format)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -156,12 +157,21 @@ def _build_in_processes(config: ClipConfig, workers: int) -> ClipSet:
     """``build_clips`` split over ``workers`` spawned processes.
 
     Spawned workers import the calling script again: call this under
-    ``if __name__ == "__main__":`` in a script. (Forking instead deadlocked under pytest.)
+    ``if __name__ == "__main__":`` in a script. (Forking instead deadlocked under pytest.) A
+    worker that meets an unguarded call while importing the script stops at once, and the call
+    fails naming the script, instead of each worker starting workers of its own.
     """
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
-    from multiprocessing import get_context
+    from multiprocessing import current_process, get_context
 
+    inheriting = getattr(current_process(), "_inheriting", False)  # a spawned worker importing __main__
+    script = getattr(sys.modules.get("__mp_main__" if inheriting else "__main__"), "__file__", None)
+    fix = ("put the call under `if __name__ == \"__main__\":` (each worker process imports the "
+           "script again), or use workers=1")
+    if inheriting:
+        raise RuntimeError(f"build_clips(workers={workers}) was called while a worker process was "
+                           f"importing the script {script} again: {fix}")
     n = config.num_clips
     per_part = -(-n // min(workers, n))
     parts = [replace(config, first_seed=config.first_seed + i, num_clips=min(per_part, n - i))
@@ -170,10 +180,10 @@ def _build_in_processes(config: ClipConfig, workers: int) -> ClipSet:
         with ProcessPoolExecutor(len(parts), mp_context=get_context("spawn")) as pool:
             built = list(pool.map(build_clips, parts))
     except BrokenProcessPool:
-        raise RuntimeError(
-            "a worker process of build_clips(workers > 1) died while starting: a script that "
-            "calls it must do so under `if __name__ == \"__main__\":` (worker processes import "
-            "the script again), or use workers=1") from None
+        cause = (f"the script {script} calls it outside the guard, or the worker was killed "
+                 f"(out of memory?)" if script else "it was killed (out of memory?)")
+        raise RuntimeError(f"a worker process of build_clips(workers={workers}) died: {cause}; "
+                           f"{fix}") from None
     return ClipSet(*[np.concatenate([getattr(b, f) for b in built]) for f in ClipSet.__dataclass_fields__])
 
 
