@@ -15,7 +15,6 @@ Other explorers live beside this file (``widgets.codec``, ``widgets.resolution``
 """
 from __future__ import annotations
 
-import io
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -23,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
+from arseg_tutorial.widgets.live import LiveView, live_face, with_spines
 
 __all__ = ["build_explorer", "clip_player_update", "clip_player", "ClipPlayerView", "CLIP_PANELS"]
 
@@ -143,13 +143,13 @@ def _clip_title(clip, t: int, with_key: bool) -> str:
     return title + " (white = no motion, hue = direction, saturation = distance)" if with_key else title
 
 
-class ClipPlayerView:
+class ClipPlayerView(LiveView):
     """The clip player's live face: one figure whose images and titles change in place.
 
-    Introduced in notebook 00. Building the figure (subplots, layout, legend) is most of what a
-    fresh ``clip_player_update`` costs; this view builds it once, freezes the layout, and on each
-    change only swaps the images and titles before encoding a PNG
-    (``benchmarks/bench_explorers.py`` times both).
+    Introduced in notebook 00. Building the figure (subplots, layout, legend) and drawing it in
+    full is most of what a fresh ``clip_player_update`` costs; this view builds it once and on
+    each change redraws only the images and titles (a ``widgets.live.LiveView``;
+    ``benchmarks/bench_explorers.py`` times both).
 
     Args:
         clip: an ``arseg_tutorial.scenes.Clip``.
@@ -161,16 +161,13 @@ class ClipPlayerView:
         self.clip, self.panels = clip, _check_panels(panels)
         self.scales = _flow_scales(clip, None)
         self.with_key = any(name.startswith("flow") for name in self.panels)
-        self.figure = clip_player_update(clip, 0, self.panels)
-        plt.close(self.figure)                    # kept here, never shown by pyplot
-        self.figure.set_dpi(dpi)
-        self.figure.canvas.draw()
-        self.figure.set_layout_engine("none")     # positions stay those of the first layout
+        super().__init__(clip_player_update(clip, 0, self.panels), dpi)
         self.axes = [ax for ax in self.figure.axes if ax.images][:len(self.panels)]
         self.no_previous = [text for ax in self.axes for text in ax.texts if text.get_text() == NO_PREVIOUS]
+        self._panel_artists = [part for ax in self.axes for part in with_spines(ax, ax.images[0], ax.title)]
 
-    def render_png(self, t: int) -> bytes:
-        """PNG bytes of frame ``t`` (0 <= t < T)."""
+    def set_state(self, t: int) -> None:
+        """Put frame ``t`` (0 <= t < T) into the panels and titles."""
         if not 0 <= t < self.clip.frames.shape[0]:
             raise ValueError(f"frame index t={t} is outside the clip: use 0 <= t <= {self.clip.frames.shape[0] - 1}")
         for ax, name in zip(self.axes, self.panels):
@@ -179,34 +176,34 @@ class ClipPlayerView:
         for text in self.no_previous:
             text.set_visible(t == 0)
         self.figure.suptitle(_clip_title(self.clip, t, self.with_key), fontsize="medium")
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
-        return buffer.getvalue()
+
+    def dynamic_artists(self) -> list:
+        return self._panel_artists + [text for text in self.no_previous if text.get_visible()] + [self.figure._suptitle]
 
 
 def clip_player(clip, panels: Sequence[str] = CLIP_PANELS):
     """Face of the clip player: a frame slider and panel toggles over a ``ClipPlayerView``.
 
     Introduced in notebook 00. A frame change updates the view's figure in place; a panel change
-    builds a new view.
+    builds a new view (the busy sign shows meanwhile).
     """
     import ipywidgets as widgets
 
     panels = _check_panels(panels)
-    slider = widgets.IntSlider(value=0, min=0, max=clip.frames.shape[0] - 1, description="frame t",
-                               continuous_update=False)
-    choice = widgets.SelectMultiple(options=CLIP_PANELS, value=panels, description="panels", rows=4)
-    state = {"view": ClipPlayerView(clip, panels)}
-    image = widgets.Image(value=state["view"].render_png(0), format="png")
+    controls = {"t": widgets.IntSlider(value=0, min=0, max=clip.frames.shape[0] - 1, description="frame t",
+                                       continuous_update=False),
+                "panels": widgets.SelectMultiple(options=CLIP_PANELS, value=panels, description="panels", rows=4)}
+    views = {panels: ClipPlayerView(clip, panels)}
+    last = {"panels": panels}
 
-    def on_frame(change) -> None:
-        image.value = state["view"].render_png(change["new"])
+    def render_png(t: int, panels: Sequence[str]) -> bytes:
+        if panels:                                 # an empty selection keeps the last panels
+            last["panels"] = tuple(panels)
+        if last["panels"] not in views:
+            views[last["panels"]] = ClipPlayerView(clip, last["panels"])
+        return views[last["panels"]].render_png(t=t)
 
-    def on_panels(change) -> None:
-        if change["new"]:
-            state["view"] = ClipPlayerView(clip, change["new"])
-            image.value = state["view"].render_png(slider.value)
+    def pending(t: int, panels: Sequence[str]) -> str | None:
+        return "drawing the new panels" if panels and tuple(panels) not in views else None
 
-    slider.observe(on_frame, names="value")
-    choice.observe(on_panels, names="value")
-    return widgets.VBox([widgets.HBox([slider, choice]), image])
+    return live_face(render_png, controls, pending)
