@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from arseg_tutorial.codec import encode_to_bytes, read_video  # noqa: E402
-from arseg_tutorial.scenes import generate_clip  # noqa: E402
 from arseg_tutorial.widgets import ClipPlayerView  # noqa: E402
 from arseg_tutorial.widgets import codec as codec_widgets  # noqa: E402
 from arseg_tutorial.widgets.codec import (SCRUBBER_OVERLAYS, FrameScrubberView, GopExplorerView,  # noqa: E402
@@ -22,16 +21,6 @@ from arseg_tutorial.widgets.codec import (SCRUBBER_OVERLAYS, FrameScrubberView, 
                                           gop_explorer_update)
 from arseg_tutorial.widgets.live import BUSY_PREFIX, live_face  # noqa: E402
 from arseg_tutorial.widgets.resolution import ResolutionExplorer, ResolutionLiveView  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return generate_clip(3, length=12, height=120, width=160)
-
-
-@pytest.fixture(scope="module")
-def video(clip):
-    return read_video(encode_to_bytes(clip.frames, gop=12))
 
 
 def assert_blit_is_a_full_draw(view, **state):
@@ -49,19 +38,19 @@ def same_images(mine, fresh):
         np.testing.assert_array_equal(np.ma.getmaskarray(a.get_array()), np.ma.getmaskarray(b.get_array()))
 
 
-def test_clip_player_view_blits_what_a_full_draw_shows(clip):
-    view = ClipPlayerView(clip)
+def test_clip_player_view_blits_what_a_full_draw_shows(codec_clip):
+    view = ClipPlayerView(codec_clip)
     view.render_png(t=5)
     assert_blit_is_a_full_draw(view, t=0)      # frame 0 shows the "no previous frame" note
     assert_blit_is_a_full_draw(view, t=3)
 
 
-def test_gop_view_after_other_settings_shows_the_static_figure(clip):
-    view = GopExplorerView(clip.frames, 12, 0)
+def test_gop_view_after_other_settings_shows_the_static_figure(codec_clip):
+    view = GopExplorerView(codec_clip.frames, 12, 0)
     for setting in ((6, 0), (12, 2)):
         view.render_png(gop_length=setting[0], bframes=setting[1])
     view.set_state(gop_length=4, bframes=1)
-    fresh = gop_explorer_update(clip.frames, 4, 1)
+    fresh = gop_explorer_update(codec_clip.frames, 4, 1)
     for mine, theirs in zip(view.figure.axes, fresh.axes, strict=True):
         assert [p.get_facecolor() for p in mine.patches] == [p.get_facecolor() for p in theirs.patches]
         assert [p.get_height() for p in mine.patches] == [p.get_height() for p in theirs.patches]
@@ -77,8 +66,8 @@ def test_gop_view_after_other_settings_shows_the_static_figure(clip):
     assert_blit_is_a_full_draw(view, gop_length=12, bframes=0)
 
 
-def test_gop_view_encodes_once_says_so_first_and_equals_a_fresh_encode(clip):
-    frames = clip.frames[:8]
+def test_gop_view_encodes_once_says_so_first_and_equals_a_fresh_encode(codec_clip):
+    frames = codec_clip.frames[:8]
     view = GopExplorerView(frames, 4, 0)
     assert view.pending(gop_length=5, bframes=1) == "encoding the clip with GOP length 5, 1 B-frames"
     cached = view.state(5, 1)
@@ -89,8 +78,8 @@ def test_gop_view_encodes_once_says_so_first_and_equals_a_fresh_encode(clip):
     np.testing.assert_allclose(cached["packet_sizes"], fresh.packet_sizes, rtol=0.2)
 
 
-def test_busy_sign_shows_while_a_new_setting_is_encoded_and_clears(clip):
-    face = gop_explorer(clip.frames[:10])
+def test_busy_sign_shows_while_a_new_setting_is_encoded_and_clears(codec_clip):
+    face = gop_explorer(codec_clip.frames[:10])
     controls, busy = face.children[0].children[:2], face.children[0].children[2]
     image = face.children[1]
     seen = []
@@ -119,15 +108,15 @@ def test_live_face_clears_the_busy_sign_when_drawing_fails():
 
 
 @pytest.mark.parametrize("overlay", [SCRUBBER_OVERLAYS[0], SCRUBBER_OVERLAYS[1]])
-def test_scrubber_view_after_other_frames_shows_the_static_figure(video, clip, overlay):
-    scrubber = FrameScrubberView(video, clip)
+def test_scrubber_view_after_other_frames_shows_the_static_figure(codec_video, codec_clip, overlay):
+    scrubber = FrameScrubberView(codec_video, codec_clip)
     assert scrubber.pending(t=3, overlay=overlay) == f"drawing the overlay '{overlay}'"
     for t in (3, 7):
         scrubber.render_png(t=t, overlay=overlay)
     assert scrubber.pending(t=11, overlay=overlay) is None
     view = scrubber.figures[overlay]
     view.set_state(t=11)
-    fresh = frame_scrubber_update(video, clip, 11, overlay)
+    fresh = frame_scrubber_update(codec_video, codec_clip, 11, overlay)
     for mine, theirs in zip(view.figure.axes[:2], fresh.axes[:2]):
         same_images(mine, theirs)
         assert mine.get_title() == theirs.get_title()
@@ -143,19 +132,19 @@ def test_scrubber_view_after_other_frames_shows_the_static_figure(video, clip, o
     assert_blit_is_a_full_draw(view, t=5)
 
 
-def test_scrubber_states_are_cached_and_equal_fresh_ones(video, clip):
-    scrubber = FrameScrubberView(video, clip)
+def test_scrubber_states_are_cached_and_equal_fresh_ones(codec_video, codec_clip):
+    scrubber = FrameScrubberView(codec_video, codec_clip)
     cached = scrubber.state(6)
     assert scrubber.state(6) is cached
-    fresh = frame_scrubber_state(video, clip, 6)
+    fresh = frame_scrubber_state(codec_video, codec_clip, 6)
     for name, value in fresh.items():
         np.testing.assert_array_equal(cached[name], value)
     with pytest.raises(ValueError, match="overlay must be one of"):
         scrubber.render_png(t=6, overlay="depth")
 
 
-def test_resolution_view_after_other_scales_shows_the_static_figure(clip):
-    explorer = ResolutionExplorer(clip.frames[0], clip.labels[0], cost_size=(96, 128), net_width=0.25)
+def test_resolution_view_after_other_scales_shows_the_static_figure(codec_clip):
+    explorer = ResolutionExplorer(codec_clip.frames[0], codec_clip.labels[0], cost_size=(96, 128), net_width=0.25)
     view = ResolutionLiveView(explorer, 0.5)
     assert view.pending(lr_scale=0.3) == "counting GMACs at s = 0.30"
     for scale in (0.3, 1.0):                   # at s = 1 LR + CReFF costs more than HR: the axis grows
@@ -231,8 +220,8 @@ def test_attention_maps_are_cached_and_equal_a_fresh_computation(attention_explo
     np.testing.assert_array_equal(state["weights"], fresh[0, 90 // 8, 20 // 8].view(9, 9).numpy())
 
 
-def test_gop_cache_is_shared_with_the_static_state(clip):
-    frames = clip.frames[:6]
+def test_gop_cache_is_shared_with_the_static_state(codec_clip):
+    frames = codec_clip.frames[:6]
     view = GopExplorerView(frames, 3, 0)
     key = codec_widgets._encoding_key(frames, 3, 0)
     assert key in codec_widgets._ENCODED and view.pending(gop_length=3, bframes=0) is None

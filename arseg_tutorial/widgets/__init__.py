@@ -6,16 +6,19 @@ Introduced in notebook 00. The pattern, used by every ``widgets.*`` module:
    index, a scale, a GOP length ...) and returns a matplotlib ``Figure`` (or a dict of numbers).
    It has no widget code, so a unit test calls it directly and a notebook can call it to draw the
    *static* figure shown next to every widget (the page must read correctly without a kernel).
-2. **Face** -- ``<name>(data)`` builds ipywidgets controls and hands them, with the core, to
-   ``build_explorer``, which re-runs the core whenever a control changes and shows its figure.
+2. **Face** -- ``<name>(data)`` builds ipywidgets controls over a *live view* of that figure
+   (``widgets.live``): the figure is drawn once, and a change of a control puts the new data into
+   its artists and redraws only those on a cached background, fast enough to follow a slider;
+   a busy sign shows while a setting needs work not done before (an encode, a cost count).
 
 The clip player below is the first example: ``clip_player_update(clip, t)`` draws frame t, its
-labels and its flow; ``clip_player(clip)`` adds a frame slider and panel toggles.
+labels and its flow; ``clip_player(clip)`` adds a frame slider and panel toggles over a
+``ClipPlayerView``.
 Other explorers live beside this file (``widgets.codec``, ``widgets.resolution``, ...).
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,37 +27,9 @@ from matplotlib.figure import Figure
 from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
 from arseg_tutorial.widgets.live import LiveView, live_face, with_spines
 
-__all__ = ["build_explorer", "clip_player_update", "clip_player", "ClipPlayerView", "CLIP_PANELS"]
+__all__ = ["clip_player_update", "clip_player", "ClipPlayerView", "CLIP_PANELS"]
 
 CLIP_PANELS = ("frame", "labels", "flow to previous", "flow to frame 0")
-
-
-def build_explorer(update: Callable[..., Figure], controls: Mapping[str, object], **fixed):
-    """The widget face of an explorer: ``controls`` above the figure that ``update`` returns.
-
-    Introduced in notebook 00.
-
-    Args:
-        update: the pure core; called as ``update(**fixed, **{name: control.value})``.
-        controls: parameter name -> ipywidgets control (slider, dropdown, checkbox ...).
-        fixed: arguments passed unchanged on every call (the data being explored).
-    Returns:
-        An ``ipywidgets.VBox`` (display it, or make it the last expression of a cell).
-    """
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    output = widgets.Output()
-
-    def redraw(**params) -> None:
-        output.clear_output(wait=True)
-        with output:
-            figure = update(**fixed, **params)
-            display(figure)
-            plt.close(figure)
-
-    widgets.interactive_output(redraw, dict(controls))
-    return widgets.VBox([widgets.HBox(list(controls.values())), output])
 
 
 def _check_panels(panels: Sequence[str]) -> tuple[str, ...]:

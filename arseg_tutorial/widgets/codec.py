@@ -3,7 +3,8 @@ scrubber with motion-vector overlays (notebook 02).
 
 Introduced in notebooks 01 and 02. Built like every explorer (see ``arseg_tutorial.widgets``):
 ``*_state`` computes numbers and arrays (tested), ``*_update`` draws one state (the static figure
-of the notebook), and the face puts ipywidgets controls over ``*_update`` with ``build_explorer``.
+of the notebook), and the face puts ipywidgets controls over a live view of that figure
+(``GopExplorerView``, ``FrameScrubberView``; see ``widgets.live``).
 """
 from __future__ import annotations
 
