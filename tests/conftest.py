@@ -13,3 +13,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def codec_clip():
+    """A 12-frame 120x160 clip (seed 3): the codec explorers' test data."""
+    from arseg_tutorial.scenes import generate_clip
+
+    return generate_clip(3, length=12, height=120, width=160)
+
+
+@pytest.fixture(scope="module")
+def codec_video(codec_clip):
+    """``codec_clip`` encoded as one H.264 GOP and decoded with its motion vectors."""
+    from arseg_tutorial.codec import encode_to_bytes, read_video
+
+    return read_video(encode_to_bytes(codec_clip.frames, gop=12))

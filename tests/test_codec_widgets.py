@@ -18,13 +18,13 @@ from arseg_tutorial.widgets.codec import (SCRUBBER_OVERLAYS, frame_scrubber_stat
 
 
 @pytest.fixture(scope="module")
-def clip():
-    return generate_clip(3, length=12, height=120, width=160)
+def clip(codec_clip):
+    return codec_clip
 
 
 @pytest.fixture(scope="module")
-def video(clip):
-    return read_video(encode_to_bytes(clip.frames, gop=12))
+def video(codec_video):
+    return codec_video
 
 
 def test_gop_explorer_state_follows_the_settings(clip):

@@ -24,6 +24,8 @@ HOLE_COLOUR = "#CC79A7"
 """Okabe-Ito reddish purple: pixels without a usable motion vector."""
 FRAME_TYPE_NAMES = {"I": "I (intra, self-contained)", "P": "P (predicted from the past)",
                     "B": "B (bi-directional)", "?": "other"}
+STRIP_LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+"""Where the frame-type strip's legend sits: right of the strip."""
 
 
 def frame_type_legend(ax: Axes, frame_types: str, **kwargs) -> None:
@@ -45,7 +47,7 @@ def plot_frame_type_strip(ax: Axes, frame_types: str, title: str | None = None) 
     ax.set_yticks([])
     ax.set_xlabel("frame index (display order)")
     ax.set_title(title or f"frame types: {frame_types}")
-    frame_type_legend(ax, frame_types, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    frame_type_legend(ax, frame_types, **STRIP_LEGEND)
 
 
 def plot_packet_sizes(ax: Axes, packet_sizes: np.ndarray, frame_types: str,
@@ -97,13 +99,32 @@ def plot_decode_order(frame_types: str, decode_order: np.ndarray,
     return fig
 
 
-def block_outlines(mvs: np.ndarray) -> LineCollection:
-    """The block grid of one frame's motion vectors, as line segments. Introduced in notebook 02."""
+def block_corners(mvs: np.ndarray) -> np.ndarray:
+    """(n, 4, 2) corners (x, y) in pixel coordinates of each block of one frame's motion vectors."""
     left, top = mvs["dst_x"] - mvs["w"] / 2, mvs["dst_y"] - mvs["h"] / 2
     right, bottom = left + mvs["w"], top + mvs["h"]
     corners = np.stack([np.stack([left, top], 1), np.stack([right, top], 1),
                         np.stack([right, bottom], 1), np.stack([left, bottom], 1)], 1)
-    return LineCollection(corners - 0.5, colors="white", linewidths=0.4, alpha=0.6)
+    return corners - 0.5
+
+
+def block_outlines(mvs: np.ndarray) -> LineCollection:
+    """The block grid of one frame's motion vectors, as line segments. Introduced in notebook 02."""
+    return LineCollection(block_corners(mvs), colors="white", linewidths=0.4, alpha=0.6)
+
+
+def hole_mask(valid: np.ndarray) -> np.ma.MaskedArray:
+    """(H, W) ones where a pixel has no usable motion vector, masked elsewhere (drawn as holes)."""
+    return np.ma.masked_where(valid, np.ones(valid.shape))
+
+
+def motion_vector_arrows(ax: Axes, chosen: np.ndarray, arrow_gain: float = 1.0):
+    """One yellow arrow per block, from its centre to where its content sits in the reference
+    frame (``dst + motion``), ``arrow_gain`` times longer. Returns the ``Quiver``."""
+    scale = np.maximum(chosen["motion_scale"], 1)
+    return ax.quiver(chosen["dst_x"] - 0.5, chosen["dst_y"] - 0.5, chosen["motion_x"] / scale * arrow_gain,
+                     chosen["motion_y"] / scale * arrow_gain, color="yellow", angles="xy", scale_units="xy",
+                     scale=1, width=0.004, headwidth=4)
 
 
 def draw_motion_vectors(ax: Axes, frame: np.ndarray, mvs: np.ndarray, valid: np.ndarray,
@@ -117,12 +138,8 @@ def draw_motion_vectors(ax: Axes, frame: np.ndarray, mvs: np.ndarray, valid: np.
     ax.imshow(frame)
     chosen = select_direction(mvs, direction)
     ax.add_collection(block_outlines(chosen))
-    holes = np.ma.masked_where(valid, np.ones(valid.shape))
-    ax.imshow(holes, cmap=ListedColormap([HOLE_COLOUR]), alpha=0.6, vmin=0, vmax=1)
-    scale = np.maximum(chosen["motion_scale"], 1)
-    ax.quiver(chosen["dst_x"] - 0.5, chosen["dst_y"] - 0.5, chosen["motion_x"] / scale * arrow_gain,
-              chosen["motion_y"] / scale * arrow_gain, color="yellow", angles="xy", scale_units="xy",
-              scale=1, width=0.004, headwidth=4)
+    ax.imshow(hole_mask(valid), cmap=ListedColormap([HOLE_COLOUR]), alpha=0.6, vmin=0, vmax=1)
+    motion_vector_arrows(ax, chosen, arrow_gain)
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.set_title(title)

@@ -10,6 +10,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -120,11 +121,9 @@ def plot_resolution_state(state: dict, frame: np.ndarray, model_name: str, cost_
     """
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True,
                              gridspec_kw={"width_ratios": [1, 1, 1, 0.9]})
-    h, w = state["lr_size"]
-    panels = [(frame, "original frame"), (state["frame_back"], f"frame at s = {state['lr_scale']:.2f} "
-                                                              f"({h}x{w} px), upsampled"),
-              (colorize_labels(state["labels_back"]),
-               f"labels down/up: {100 * state['pixel_accuracy']:.1f} % pixels kept")]
+    titles = resolution_titles(state, model_name, cost_size)
+    panels = [(frame, "original frame"), (state["frame_back"], titles["frame"]),
+              (colorize_labels(state["labels_back"]), titles["labels"])]
     for ax, (image, name) in zip(axes[:3], panels):
         ax.imshow(image)
         ax.set(title=name, xlabel="x (px)", ylabel="y (px)")
@@ -132,14 +131,30 @@ def plot_resolution_state(state: dict, frame: np.ndarray, model_name: str, cost_
     add_class_legend(fig, ignore=True, ncol=6, bbox_to_anchor=(0.38, -0.12))
     ax = axes[3]
     names = ["HR frame", "LR frame", "LR + CReFF", f"GOP average\n(L = {gop_length})"]
-    values = [state["hr_gmacs"], state["lr_gmacs"], state["nonkeyframe_gmacs"], state["gop_gmacs"]]
-    bars = ax.bar(range(4), values, color=["#332288", "#88CCEE", "#44AA99", "#E69F00"], label=names)
-    ax.bar_label(bars, fmt="%.1f", fontsize="x-small")
+    bars = ax.bar(range(4), resolution_costs(state), color=["#332288", "#88CCEE", "#44AA99", "#E69F00"], label=names)
+    label_cost_bars(ax, bars)
     ax.set_xticks(range(4), names, fontsize="x-small", rotation=20)
-    ax.set(ylabel="GMACs per frame", title=f"{model_name} at {cost_size[0]}x{cost_size[1]}: "
-                                           f"saving {100 * state['saving']:.1f} %")
+    ax.set(ylabel="GMACs per frame", title=titles["cost"])
     ax.title.set_fontsize("small")
     return fig
+
+
+def resolution_titles(state: dict, model_name: str, cost_size: tuple[int, int]) -> dict[str, str]:
+    """The titles of ``plot_resolution_state`` that change with the scale: "frame", "labels", "cost"."""
+    h, w = state["lr_size"]
+    return {"frame": f"frame at s = {state['lr_scale']:.2f} ({h}x{w} px), upsampled",
+            "labels": f"labels down/up: {100 * state['pixel_accuracy']:.1f} % pixels kept",
+            "cost": f"{model_name} at {cost_size[0]}x{cost_size[1]}: saving {100 * state['saving']:.1f} %"}
+
+
+def resolution_costs(state: dict) -> list[float]:
+    """GMACs of the four bars of ``plot_resolution_state``: HR, LR, LR + CReFF, GOP average."""
+    return [state["hr_gmacs"], state["lr_gmacs"], state["nonkeyframe_gmacs"], state["gop_gmacs"]]
+
+
+def label_cost_bars(ax, bars) -> list:
+    """Write each bar's GMACs on top of it; returns the labels."""
+    return ax.bar_label(bars, fmt="%.1f", fontsize="x-small")
 
 
 def pca_rgb(features: Sequence[torch.Tensor | np.ndarray]) -> list[np.ndarray]:
@@ -202,27 +217,52 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
         stride_px: image pixels per feature pixel.
         centre_label: legend label of the centre cell.
     """
-    k = weights.shape[0]
-    r = k // 2
     ax.imshow(image)
-    cmap = plt.get_cmap("magma")
-    top = weights.max()
-    for i in range(k):
-        for j in range(k):
-            y, x = centre_feature[0] + i - r, centre_feature[1] + j - r
-            ax.add_patch(Rectangle((x * stride_px - 0.5, y * stride_px - 0.5), stride_px, stride_px,
-                                   facecolor=cmap(weights[i, j] / top), alpha=0.45 * weights[i, j] / top,
-                                   edgecolor="none"))
-    y0, x0 = centre_feature[0] - r, centre_feature[1] - r
-    ax.add_patch(Rectangle((x0 * stride_px - 0.5, y0 * stride_px - 0.5), k * stride_px, k * stride_px,
-                           fill=False, edgecolor="#FFB000", lw=1.2, ls="--", label=f"{k}x{k} window"))
-    cy, cx = centre_feature
-    ax.add_patch(Rectangle((cx * stride_px - 0.5, cy * stride_px - 0.5), stride_px, stride_px, fill=False,
-                           edgecolor="cyan", lw=1.5, label=centre_label))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small", frameon=False)
+    window_patches(ax, weights, centre_feature, stride_px, centre_label)
     ax.set(title=title, xlabel="x (px)", ylabel="y (px)", xlim=(-0.5, image.shape[1] - 0.5),
            ylim=(image.shape[0] - 0.5, -0.5))
     ax.title.set_fontsize("small")
+
+
+def window_patches(ax, weights: np.ndarray, centre_feature: tuple[float, float], stride_px: float,
+                   centre_label: str = "query pixel") -> list:
+    """The window of ``draw_attention_window`` (cells, outline, query cell) and its legend;
+    returns them all (a live view removes and redraws them)."""
+    k = weights.shape[0]
+    r = k // 2
+    share = (weights / weights.max()).reshape(-1)
+    colours = plt.get_cmap("magma")(share)
+    colours[:, 3] = 0.45 * share                   # the stronger the weight, the more opaque its cell
+    rows, cols = np.meshgrid(np.arange(k) - r + centre_feature[0], np.arange(k) - r + centre_feature[1], indexing="ij")
+    cells = PatchCollection([Rectangle((x * stride_px - 0.5, y * stride_px - 0.5), stride_px, stride_px)
+                             for y, x in zip(rows.reshape(-1), cols.reshape(-1))],
+                            facecolors=colours, edgecolors="none")
+    ax.add_collection(cells, autolim=False)
+    y0, x0 = centre_feature[0] - r, centre_feature[1] - r
+    outline = Rectangle((x0 * stride_px - 0.5, y0 * stride_px - 0.5), k * stride_px, k * stride_px,
+                        fill=False, edgecolor="#FFB000", lw=1.2, ls="--", label=f"{k}x{k} window")
+    cy, cx = centre_feature
+    centre = Rectangle((cx * stride_px - 0.5, cy * stride_px - 0.5), stride_px, stride_px, fill=False,
+                       edgecolor="cyan", lw=1.5, label=centre_label)
+    for patch in (outline, centre):
+        ax.add_patch(patch)
+    legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small", frameon=False)
+    return [cells, outline, centre, legend]
+
+
+def set_window_ticks(ax, kernel: int) -> None:
+    """Label a k x k window's axes with the offsets -k//2 .. k//2 (feature pixels)."""
+    offsets = np.arange(kernel) - kernel // 2
+    ax.set_xticks(range(kernel), offsets)
+    ax.set_yticks(range(kernel), offsets)
+
+
+def attention_titles(state: dict) -> dict[str, str]:
+    """The titles of ``plot_attention_state`` that change with the state: "window", "weights"."""
+    mode = "aligned with motion vectors" if state["aligned"] else "unaligned (zero flow)"
+    k = state["kernel"]
+    return {"window": f"{k}x{k} attention on the warped keyframe ({mode})",
+            "weights": f"weights (max {state['weights'].max():.2f}, uniform {1 / k**2:.3f})"}
 
 
 def plot_attention_state(state: dict) -> Figure:
@@ -233,10 +273,9 @@ def plot_attention_state(state: dict) -> Figure:
     """
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.9), constrained_layout=True,
                              gridspec_kw={"width_ratios": [1, 1, 0.7]})
-    mode = "aligned with motion vectors" if state["aligned"] else "unaligned (zero flow)"
-    k = state["kernel"]
+    titles = attention_titles(state)
     draw_attention_window(axes[0], state["keyframe_warped"], state["weights"], state["pixel_feature"],
-                          state["stride_px"], f"{k}x{k} attention on the warped keyframe ({mode})")
+                          state["stride_px"], titles["window"])
     axes[1].imshow(state["frame"])
     y, x = state["pixel_px"]
     axes[1].plot([x], [y], "c+", ms=14, mew=2, label="query pixel")
@@ -244,11 +283,8 @@ def plot_attention_state(state: dict) -> Figure:
     axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="x-small", frameon=False)
     axes[1].title.set_fontsize("small")
     im = axes[2].imshow(state["weights"], cmap="magma", vmin=0)
-    offsets = np.arange(k) - k // 2
-    axes[2].set_xticks(range(k), offsets)
-    axes[2].set_yticks(range(k), offsets)
-    axes[2].set(title=f"weights (max {state['weights'].max():.2f}, uniform {1 / k**2:.3f})",
-                xlabel="window dx (feature px)", ylabel="window dy (feature px)")
+    set_window_ticks(axes[2], state["kernel"])
+    axes[2].set(title=titles["weights"], xlabel="window dx (feature px)", ylabel="window dy (feature px)")
     axes[2].title.set_fontsize("small")
     fig.colorbar(im, ax=axes[2], label="softmax weight")
     return fig
@@ -257,9 +293,7 @@ def plot_attention_state(state: dict) -> Figure:
 def _weights_panel(ax, weights: np.ndarray, title: str) -> None:
     k = weights.shape[0]
     image = ax.imshow(weights, cmap="magma", vmin=0, vmax=1)
-    offsets = np.arange(k) - k // 2
-    ax.set_xticks(range(k), offsets)
-    ax.set_yticks(range(k), offsets)
+    set_window_ticks(ax, k)
     for i in range(k):
         for j in range(k):
             ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize="x-small",

@@ -6,55 +6,30 @@ Introduced in notebook 00. The pattern, used by every ``widgets.*`` module:
    index, a scale, a GOP length ...) and returns a matplotlib ``Figure`` (or a dict of numbers).
    It has no widget code, so a unit test calls it directly and a notebook can call it to draw the
    *static* figure shown next to every widget (the page must read correctly without a kernel).
-2. **Face** -- ``<name>(data)`` builds ipywidgets controls and hands them, with the core, to
-   ``build_explorer``, which re-runs the core whenever a control changes and shows its figure.
+2. **Face** -- ``<name>(data)`` builds ipywidgets controls over a *live view* of that figure
+   (``widgets.live``): the figure is drawn once, and a change of a control puts the new data into
+   its artists and redraws only those on a cached background, fast enough to follow a slider;
+   a busy sign shows while a setting needs work not done before (an encode, a cost count).
 
 The clip player below is the first example: ``clip_player_update(clip, t)`` draws frame t, its
-labels and its flow; ``clip_player(clip)`` adds a frame slider and panel toggles.
+labels and its flow; ``clip_player(clip)`` adds a frame slider and panel toggles over a
+``ClipPlayerView``.
 Other explorers live beside this file (``widgets.codec``, ``widgets.resolution``, ...).
 """
 from __future__ import annotations
 
-import io
-from typing import Callable, Mapping, Sequence
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
+from arseg_tutorial.widgets.live import LiveView, live_face, with_spines
 
-__all__ = ["build_explorer", "clip_player_update", "clip_player", "ClipPlayerView", "CLIP_PANELS"]
+__all__ = ["clip_player_update", "clip_player", "ClipPlayerView", "CLIP_PANELS"]
 
 CLIP_PANELS = ("frame", "labels", "flow to previous", "flow to frame 0")
-
-
-def build_explorer(update: Callable[..., Figure], controls: Mapping[str, object], **fixed):
-    """The widget face of an explorer: ``controls`` above the figure that ``update`` returns.
-
-    Introduced in notebook 00.
-
-    Args:
-        update: the pure core; called as ``update(**fixed, **{name: control.value})``.
-        controls: parameter name -> ipywidgets control (slider, dropdown, checkbox ...).
-        fixed: arguments passed unchanged on every call (the data being explored).
-    Returns:
-        An ``ipywidgets.VBox`` (display it, or make it the last expression of a cell).
-    """
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    output = widgets.Output()
-
-    def redraw(**params) -> None:
-        output.clear_output(wait=True)
-        with output:
-            figure = update(**fixed, **params)
-            display(figure)
-            plt.close(figure)
-
-    widgets.interactive_output(redraw, dict(controls))
-    return widgets.VBox([widgets.HBox(list(controls.values())), output])
 
 
 def _check_panels(panels: Sequence[str]) -> tuple[str, ...]:
@@ -143,13 +118,13 @@ def _clip_title(clip, t: int, with_key: bool) -> str:
     return title + " (white = no motion, hue = direction, saturation = distance)" if with_key else title
 
 
-class ClipPlayerView:
+class ClipPlayerView(LiveView):
     """The clip player's live face: one figure whose images and titles change in place.
 
-    Introduced in notebook 00. Building the figure (subplots, layout, legend) is most of what a
-    fresh ``clip_player_update`` costs; this view builds it once, freezes the layout, and on each
-    change only swaps the images and titles before encoding a PNG
-    (``benchmarks/bench_explorers.py`` times both).
+    Introduced in notebook 00. Building the figure (subplots, layout, legend) and drawing it in
+    full is most of what a fresh ``clip_player_update`` costs; this view builds it once and on
+    each change redraws only the images and titles (a ``widgets.live.LiveView``;
+    ``benchmarks/bench_explorers.py`` times both).
 
     Args:
         clip: an ``arseg_tutorial.scenes.Clip``.
@@ -161,16 +136,13 @@ class ClipPlayerView:
         self.clip, self.panels = clip, _check_panels(panels)
         self.scales = _flow_scales(clip, None)
         self.with_key = any(name.startswith("flow") for name in self.panels)
-        self.figure = clip_player_update(clip, 0, self.panels)
-        plt.close(self.figure)                    # kept here, never shown by pyplot
-        self.figure.set_dpi(dpi)
-        self.figure.canvas.draw()
-        self.figure.set_layout_engine("none")     # positions stay those of the first layout
+        super().__init__(clip_player_update(clip, 0, self.panels), dpi)
         self.axes = [ax for ax in self.figure.axes if ax.images][:len(self.panels)]
         self.no_previous = [text for ax in self.axes for text in ax.texts if text.get_text() == NO_PREVIOUS]
+        self._panel_artists = [part for ax in self.axes for part in with_spines(ax, ax.images[0], ax.title)]
 
-    def render_png(self, t: int) -> bytes:
-        """PNG bytes of frame ``t`` (0 <= t < T)."""
+    def set_state(self, t: int) -> None:
+        """Put frame ``t`` (0 <= t < T) into the panels and titles."""
         if not 0 <= t < self.clip.frames.shape[0]:
             raise ValueError(f"frame index t={t} is outside the clip: use 0 <= t <= {self.clip.frames.shape[0] - 1}")
         for ax, name in zip(self.axes, self.panels):
@@ -179,34 +151,34 @@ class ClipPlayerView:
         for text in self.no_previous:
             text.set_visible(t == 0)
         self.figure.suptitle(_clip_title(self.clip, t, self.with_key), fontsize="medium")
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
-        return buffer.getvalue()
+
+    def dynamic_artists(self) -> list:
+        return self._panel_artists + [text for text in self.no_previous if text.get_visible()] + [self.figure._suptitle]
 
 
 def clip_player(clip, panels: Sequence[str] = CLIP_PANELS):
     """Face of the clip player: a frame slider and panel toggles over a ``ClipPlayerView``.
 
     Introduced in notebook 00. A frame change updates the view's figure in place; a panel change
-    builds a new view.
+    builds a new view (the busy sign shows meanwhile).
     """
     import ipywidgets as widgets
 
     panels = _check_panels(panels)
-    slider = widgets.IntSlider(value=0, min=0, max=clip.frames.shape[0] - 1, description="frame t",
-                               continuous_update=False)
-    choice = widgets.SelectMultiple(options=CLIP_PANELS, value=panels, description="panels", rows=4)
-    state = {"view": ClipPlayerView(clip, panels)}
-    image = widgets.Image(value=state["view"].render_png(0), format="png")
+    controls = {"t": widgets.IntSlider(value=0, min=0, max=clip.frames.shape[0] - 1, description="frame t",
+                                       continuous_update=False),
+                "panels": widgets.SelectMultiple(options=CLIP_PANELS, value=panels, description="panels", rows=4)}
+    views = {panels: ClipPlayerView(clip, panels)}
+    last = {"panels": panels}
 
-    def on_frame(change) -> None:
-        image.value = state["view"].render_png(change["new"])
+    def render_png(t: int, panels: Sequence[str]) -> bytes:
+        if panels:                                 # an empty selection keeps the last panels
+            last["panels"] = tuple(panels)
+        if last["panels"] not in views:
+            views[last["panels"]] = ClipPlayerView(clip, last["panels"])
+        return views[last["panels"]].render_png(t=t)
 
-    def on_panels(change) -> None:
-        if change["new"]:
-            state["view"] = ClipPlayerView(clip, change["new"])
-            image.value = state["view"].render_png(slider.value)
+    def pending(t: int, panels: Sequence[str]) -> str | None:
+        return "drawing the new panels" if panels and tuple(panels) not in views else None
 
-    slider.observe(on_frame, names="value")
-    choice.observe(on_panels, names="value")
-    return widgets.VBox([widgets.HBox([slider, choice]), image])
+    return live_face(render_png, controls, pending)

@@ -5,7 +5,7 @@ Introduced in notebook 04. ``load_demo_arseg`` is the one place the notebook get
 (shipped checkpoints when they exist, else a clearly labelled untrained model);
 ``make_encoded_pair`` builds the pair; ``AttentionExplorer.update(pixel_y, pixel_x, kernel,
 aligned)`` is the pure core (numbers and arrays) that the tests call, ``figure`` draws one state and
-``show`` adds the controls with ``build_explorer``.
+``show`` adds the controls over a live view of that figure (``widgets.attention_view``).
 """
 from __future__ import annotations
 
@@ -249,6 +249,7 @@ class AttentionExplorer:
             self.exact_reference = model.hr_model.forward_phase1(self._frame)
         self.stride_px = pair.frame.shape[0] / self.keyframe_feature.shape[-2]
         self.warped_keyframes = {True: warp(pair.keyframe, pair.flow), False: pair.keyframe}
+        self.attention_maps: dict[tuple[int, bool], torch.Tensor] = {}   # (kernel, aligned) -> attention
 
     def reference(self, kind: str) -> torch.Tensor:
         """The HR feature CReFF attends to: "aligned" (the keyframe feature warped with the motion
@@ -339,16 +340,23 @@ class AttentionExplorer:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel}")
         row = min(int(pixel_y / self.stride_px), self.keyframe_feature.shape[-2] - 1)
         col = min(int(pixel_x / self.stride_px), self.keyframe_feature.shape[-1] - 1)
-        creff = self.demo.model.lr_model.creff
-        creff = creff if kernel == creff.kernel else creff_with_kernel(creff, kernel)
-        with torch.no_grad():
-            attention = creff(self.lr_feature, self.references[bool(aligned)], return_attention=True).attention
-        weights = attention[0, row, col].view(kernel, kernel).cpu().numpy()
+        weights = self.attention_map(kernel, aligned)[0, row, col].view(kernel, kernel).cpu().numpy()
         entropy = float(-(weights * np.log(np.maximum(weights, 1e-12))).sum())
         return {"weights": weights, "pixel_feature": (row, col), "pixel_px": (pixel_y, pixel_x),
                 "kernel": kernel, "aligned": bool(aligned), "stride_px": self.stride_px, "entropy": entropy,
                 "keyframe_warped": self.warped_keyframes[bool(aligned)], "frame": self.pair.frame,
                 "distance": self.pair.distance}
+
+    def attention_map(self, kernel: int, aligned: bool = True) -> torch.Tensor:
+        """(1, H, W, k*k) attention of every pixel with a k x k window, computed once per (k, aligned)."""
+        key = (int(kernel), bool(aligned))
+        if key not in self.attention_maps:
+            creff = self.demo.model.lr_model.creff
+            creff = creff if kernel == creff.kernel else creff_with_kernel(creff, kernel)
+            with torch.no_grad():
+                self.attention_maps[key] = creff(self.lr_feature, self.references[key[1]],
+                                                  return_attention=True).attention
+        return self.attention_maps[key]
 
     def figure(self, pixel_y: int, pixel_x: int, kernel: int | None = None, aligned: bool = True):
         """Draw one state (the static figure next to the widget)."""
@@ -357,22 +365,11 @@ class AttentionExplorer:
         return plot_attention_state(self.update(pixel_y, pixel_x, kernel, aligned))
 
     def show(self, pixel_y: int | None = None, pixel_x: int | None = None):
-        """The interactive face: pixel sliders, a kernel dropdown and an alignment checkbox."""
-        import ipywidgets as widgets
+        """The interactive face: pixel sliders, a kernel dropdown and an alignment checkbox over an
+        ``AttentionLiveView`` (``widgets.attention_view``)."""
+        from arseg_tutorial.widgets.attention_view import attention_face
 
-        from arseg_tutorial.widgets import build_explorer
-
-        height, width = self.pair.frame.shape[:2]
-        controls = {
-            "pixel_y": widgets.IntSlider(value=height // 2 if pixel_y is None else pixel_y, min=0,
-                                         max=height - 1, description="pixel y", continuous_update=False),
-            "pixel_x": widgets.IntSlider(value=width // 2 if pixel_x is None else pixel_x, min=0,
-                                         max=width - 1, description="pixel x", continuous_update=False),
-            "kernel": widgets.Dropdown(options=list(KERNELS), value=self.demo.model.lr_model.creff.kernel,
-                                       description="kernel"),
-            "aligned": widgets.Checkbox(value=True, description="align with motion vectors"),
-        }
-        return build_explorer(self.figure, controls)
+        return attention_face(self, pixel_y, pixel_x)
 
 
 def format_attention_statistics(statistics: dict[str, dict[str, dict[str, float]]]) -> str:

@@ -3,7 +3,8 @@ scrubber with motion-vector overlays (notebook 02).
 
 Introduced in notebooks 01 and 02. Built like every explorer (see ``arseg_tutorial.widgets``):
 ``*_state`` computes numbers and arrays (tested), ``*_update`` draws one state (the static figure
-of the notebook), and the face puts ipywidgets controls over ``*_update`` with ``build_explorer``.
+of the notebook), and the face puts ipywidgets controls over a live view of that figure
+(``GopExplorerView``, ``FrameScrubberView``; see ``widgets.live``).
 """
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from matplotlib.figure import Figure
 from arseg_tutorial.codec import (Video, encode_to_bytes, endpoint_error, flow_to_keyframe,
                                   motion_vectors_to_flow, read_video, warp)
 from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb
-from arseg_tutorial.viz.codec import draw_motion_vectors, plot_frame_type_strip, plot_packet_sizes
-from arseg_tutorial.widgets import build_explorer
+from arseg_tutorial.codec.motion import select_direction
+from arseg_tutorial.viz.codec import (FRAME_TYPE_COLOURS, FRAME_TYPE_NAMES, STRIP_LEGEND, block_corners, draw_motion_vectors,
+                                      frame_type_legend, hole_mask, motion_vector_arrows, plot_frame_type_strip,
+                                      plot_packet_sizes)
+from arseg_tutorial.widgets.live import LiveView, live_face, with_spines
 
 SCRUBBER_OVERLAYS = ("chained flow to keyframe", "error vs exact flow", "keyframe labels warped",
                      "keyframe image warped")
@@ -38,14 +42,22 @@ def gop_explorer_state(frames: np.ndarray, gop_length: int = 12, bframes: int = 
         dict with "frame_types" (str), "packet_sizes" (N,) bytes, "file_bytes" (int, MP4 size),
         "intra_only_bytes" (MP4 size with gop_length=1, for comparison), "bframes" (as used).
     """
-    bframes = int(min(bframes, max(gop_length - 2, 0)))
+    bframes = _usable_bframes(gop_length, bframes)
     intra_only = _encoded(frames, 1, 0)
     return _encoded(frames, int(gop_length), bframes) | {"intra_only_bytes": intra_only["file_bytes"]}
 
 
+def _usable_bframes(gop_length: int, bframes: int) -> int:
+    return int(min(bframes, max(gop_length - 2, 0)))
+
+
+def _encoding_key(frames: np.ndarray, gop_length: int, bframes: int) -> tuple[str, int, int]:
+    return (hashlib.blake2b(np.ascontiguousarray(frames).tobytes(), digest_size=16).hexdigest(),
+            int(gop_length), int(bframes))
+
+
 def _encoded(frames: np.ndarray, gop_length: int, bframes: int) -> dict:
-    key = (hashlib.blake2b(np.ascontiguousarray(frames).tobytes(), digest_size=16).hexdigest(),
-           gop_length, bframes)
+    key = _encoding_key(frames, gop_length, bframes)
     if key not in _ENCODED:
         data = encode_to_bytes(frames, gop=gop_length, bframes=bframes)
         video = read_video(data, motion_vectors=False)
@@ -65,11 +77,80 @@ def gop_explorer_update(frames: np.ndarray, gop_length: int = 12, bframes: int =
     sizes_kb = [state["file_bytes"] / 1000, state["intra_only_bytes"] / 1000]
     axes[1, 1].bar(["this GOP", "all I"], sizes_kb, color=["#0072B2", "#D55E00"])
     axes[1, 1].set_ylabel("MP4 file size (kB)")
-    axes[1, 1].set_title(f"file: {sizes_kb[0]:.1f} kB\n({100 * sizes_kb[0] / sizes_kb[1]:.0f} % of all-I)",
-                         fontsize="small")
-    note = "" if state["bframes"] == bframes else f" (B-frames limited to {state['bframes']})"
-    fig.suptitle(f"GOP length {gop_length}, {state['bframes']} B-frames{note}")
+    axes[1, 1].set_title(_file_size_title(sizes_kb), fontsize="small")
+    fig.suptitle(_gop_title(state, gop_length, bframes))
     return fig
+
+
+def _file_size_title(sizes_kb: list[float]) -> str:
+    return f"file: {sizes_kb[0]:.1f} kB\n({100 * sizes_kb[0] / sizes_kb[1]:.0f} % of all-I)"
+
+
+def _gop_title(state: dict, gop_length: int, bframes: int) -> str:
+    note = "" if state["bframes"] == bframes else f" (B-frames limited to {state['bframes']})"
+    return f"GOP length {gop_length}, {state['bframes']} B-frames{note}"
+
+
+class GopExplorerView(LiveView):
+    """The GOP explorer's live face: one ``gop_explorer_update`` figure changed in place.
+
+    Introduced in notebook 01. Each GOP setting is encoded once, when first asked for
+    (``gop_explorer_state`` memoises it); ``pending`` says when a setting still needs encoding.
+
+    Args:
+        frames: (N, H, W, 3) uint8 clip.
+        gop_length, bframes: the first setting drawn.
+    """
+
+    def __init__(self, frames: np.ndarray, gop_length: int = 12, bframes: int = 0, dpi: int = 72):
+        self.frames = frames
+        self._states: dict[tuple[int, int], dict] = {}
+        super().__init__(gop_explorer_update(frames, gop_length, bframes), dpi)
+        self.strip, _, self.bars, self.sizes = self.figure.axes
+        self._fixed = [*with_spines(self.strip), self.bars, *with_spines(self.sizes, self.sizes.title),
+                       self.figure._suptitle]
+
+    def pending(self, gop_length: int, bframes: int) -> str | None:
+        if (gop_length, bframes) in self._states:
+            return None
+        key = _encoding_key(self.frames, gop_length, _usable_bframes(gop_length, bframes))
+        return None if key in _ENCODED else f"encoding the clip with GOP length {gop_length}, {bframes} B-frames"
+
+    def state(self, gop_length: int, bframes: int) -> dict:
+        """``gop_explorer_state(frames, gop_length, bframes)``, looked up once per setting."""
+        if (gop_length, bframes) not in self._states:
+            self._states[gop_length, bframes] = gop_explorer_state(self.frames, gop_length, bframes)
+        return self._states[gop_length, bframes]
+
+    def set_state(self, gop_length: int, bframes: int) -> dict:
+        """Draw the setting (GOP length, B-frames) into the figure; returns its state."""
+        state = self.state(gop_length, bframes)
+        shown_types = "".join(text.get_text() for text in self.strip.get_legend().get_texts())
+        colours = [FRAME_TYPE_COLOURS.get(kind, "#999") for kind in state["frame_types"]]
+        for cell, text, kind, colour in zip(self.strip.patches, self.strip.texts, state["frame_types"], colours):
+            cell.set_facecolor(colour)
+            text.set_text(kind)
+        if shown_types != "".join(FRAME_TYPE_NAMES[kind] for kind in "IPB?" if kind in state["frame_types"]):
+            self.strip.get_legend().remove()
+            frame_type_legend(self.strip, state["frame_types"], **STRIP_LEGEND)
+        for bar, size, colour in zip(self.bars.patches, state["packet_sizes"], colours):
+            bar.set_height(size / 1000.0)
+            bar.set_facecolor(colour)
+        sizes_kb = [state["file_bytes"] / 1000, state["intra_only_bytes"] / 1000]
+        for bar, size in zip(self.sizes.patches, sizes_kb):
+            bar.set_height(size)
+        self.sizes.set_title(_file_size_title(sizes_kb), fontsize="small")
+        for ax in (self.bars, self.sizes):
+            ax.relim()
+            ax.autoscale_view(scalex=False)
+        self.figure.suptitle(_gop_title(state, gop_length, bframes))
+        return state
+
+    def dynamic_artists(self) -> list:
+        return [*self.strip.patches, *self.strip.texts, self.strip.get_legend(), *self.sizes.patches, *self._fixed]
+
+    def background_key(self) -> tuple:
+        return self.sizes.get_ylim()
 
 
 def gop_explorer(frames: np.ndarray):
@@ -82,7 +163,8 @@ def gop_explorer(frames: np.ndarray):
         "bframes": widgets.IntSlider(value=0, min=0, max=3, description="B-frames",
                                      continuous_update=False),
     }
-    return build_explorer(gop_explorer_update, controls, frames=frames)
+    view = GopExplorerView(frames, controls["gop_length"].value, controls["bframes"].value)
+    return live_face(view.render_png, controls, view.pending)
 
 
 def frame_scrubber_state(video: Video, clip, t: int) -> dict:
@@ -118,27 +200,117 @@ def frame_scrubber_update(video: Video, clip, t: int = 11,
     state = frame_scrubber_state(video, clip, t)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), constrained_layout=True)
     draw_motion_vectors(left, video.frames[t], video.motion_vectors[t], state["step_valid"],
-                        f"frame {t} ({video.frame_types[t]}): its motion vectors", arrow_gain=3)
-    scale = max(float(np.abs(clip.flow_key).max()), 1.0)
-    if overlay == "chained flow to keyframe":
-        right.imshow(flow_to_rgb(state["chained_flow"], scale))
-        right.set_title(f"flow to the keyframe, chained (colour wheel, {scale:.0f} px = full)")
-    elif overlay == "error vs exact flow":
+                        _motion_title(video, t), arrow_gain=ARROW_GAIN)
+    scale = _flow_scale(clip)
+    if overlay == "error vs exact flow":
         shown = right.imshow(state["error_px"], cmap="magma", vmin=0, vmax=3)
         right.set_facecolor("0.6")
         fig.colorbar(shown, ax=right, label="endpoint error (px)", shrink=0.8)
-        right.set_title(f"chained flow error, mean {state['mean_error_px']:.2f} px (grey = invalid)")
-    elif overlay == "keyframe labels warped":
-        right.imshow(colorize_labels(state["warped_labels"]))
-        right.set_title(f"keyframe labels warped to frame {t}")
-        add_class_legend(right, fontsize="x-small")
     else:
-        right.imshow(state["warped_frame"])
-        right.set_title(f"keyframe image warped to frame {t}")
+        right.imshow(_overlay_image(state, overlay, scale))
+    if overlay == "keyframe labels warped":
+        add_class_legend(right, fontsize="x-small")
+    right.set_title(_overlay_title(state, overlay, t, scale))
     right.set_xlabel("x (px)")
     right.set_ylabel("y (px)")
-    fig.suptitle(f"frame scrubber: t = {t}, distance to the keyframe d = {t - video.keyframe_index(t)}")
+    fig.suptitle(_scrubber_title(video, t))
     return fig
+
+
+ARROW_GAIN = 3
+"""Motion vectors are drawn this many times longer than they are (they are a few pixels)."""
+
+
+def _flow_scale(clip) -> float:
+    return max(float(np.abs(clip.flow_key).max()), 1.0)
+
+
+def _motion_title(video: Video, t: int) -> str:
+    return f"frame {t} ({video.frame_types[t]}): its motion vectors"
+
+
+def _scrubber_title(video: Video, t: int) -> str:
+    return f"frame scrubber: t = {t}, distance to the keyframe d = {t - video.keyframe_index(t)}"
+
+
+def _overlay_image(state: dict, overlay: str, scale: float) -> np.ndarray:
+    images = {"chained flow to keyframe": lambda: flow_to_rgb(state["chained_flow"], scale),
+              "error vs exact flow": lambda: state["error_px"],
+              "keyframe labels warped": lambda: colorize_labels(state["warped_labels"]),
+              "keyframe image warped": lambda: state["warped_frame"]}
+    return images[overlay]()
+
+
+def _overlay_title(state: dict, overlay: str, t: int, scale: float) -> str:
+    titles = {"chained flow to keyframe": f"flow to the keyframe, chained (colour wheel, {scale:.0f} px = full)",
+              "error vs exact flow": f"chained flow error, mean {state['mean_error_px']:.2f} px (grey = invalid)",
+              "keyframe labels warped": f"keyframe labels warped to frame {t}",
+              "keyframe image warped": f"keyframe image warped to frame {t}"}
+    return titles[overlay]
+
+
+class _ScrubberFigure(LiveView):
+    """One overlay's ``frame_scrubber_update`` figure, changed in place from frame to frame."""
+
+    def __init__(self, scrubber: "FrameScrubberView", t: int, overlay: str, dpi: int):
+        self.scrubber, self.overlay = scrubber, overlay
+        super().__init__(frame_scrubber_update(scrubber.video, scrubber.clip, t, overlay), dpi)
+        self.left, self.right = self.figure.axes[:2]
+        self._fixed = [*with_spines(self.left, *self.left.images, self.left.collections[0], self.left.title),
+                       *with_spines(self.right, self.right.images[0], self.right.title), self.figure._suptitle]
+
+    def set_state(self, t: int) -> None:
+        video, state = self.scrubber.video, self.scrubber.state(t)
+        frame_image, holes = self.left.images
+        frame_image.set_data(video.frames[t])
+        holes.set_data(hole_mask(state["step_valid"]))
+        chosen = select_direction(video.motion_vectors[t], "past")
+        self.left.collections[0].set_segments(block_corners(chosen))
+        self.left.collections[1].remove()          # the arrows: their number changes with the frame
+        motion_vector_arrows(self.left, chosen, ARROW_GAIN)
+        self.left.set_title(_motion_title(video, t))
+        scale = self.scrubber.flow_scale
+        self.right.images[0].set_data(_overlay_image(state, self.overlay, scale))
+        self.right.set_title(_overlay_title(state, self.overlay, t, scale))
+        self.figure.suptitle(_scrubber_title(video, t))
+
+    def dynamic_artists(self) -> list:
+        return [*self._fixed, self.left.collections[1]]
+
+
+class FrameScrubberView:
+    """The scrubber's live face: one figure per overlay, each made when first shown and then
+    changed in place; each frame's state is computed once.
+
+    Introduced in notebook 02.
+
+    Args:
+        video: the decoded video (with motion vectors).
+        clip: the generator's clip (exact flow and labels).
+    """
+
+    def __init__(self, video: Video, clip, dpi: int = 72):
+        self.video, self.clip, self.dpi = video, clip, dpi
+        self.flow_scale = _flow_scale(clip)
+        self._states: dict[int, dict] = {}
+        self.figures: dict[str, _ScrubberFigure] = {}
+
+    def state(self, t: int) -> dict:
+        """``frame_scrubber_state(video, clip, t)``, computed once per frame."""
+        if t not in self._states:
+            self._states[t] = frame_scrubber_state(self.video, self.clip, t)
+        return self._states[t]
+
+    def pending(self, t: int, overlay: str) -> str | None:
+        return None if overlay in self.figures else f"drawing the overlay '{overlay}'"
+
+    def render_png(self, t: int, overlay: str) -> bytes:
+        """PNG bytes of frame ``t`` with ``overlay`` (one of ``SCRUBBER_OVERLAYS``)."""
+        if overlay not in SCRUBBER_OVERLAYS:
+            raise ValueError(f"overlay must be one of {SCRUBBER_OVERLAYS}, got {overlay!r}")
+        if overlay not in self.figures:
+            self.figures[overlay] = _ScrubberFigure(self, t, overlay, self.dpi)
+        return self.figures[overlay].render_png(t=t)
 
 
 def frame_scrubber(video: Video, clip):
@@ -151,4 +323,5 @@ def frame_scrubber(video: Video, clip):
         "overlay": widgets.Dropdown(options=SCRUBBER_OVERLAYS, value=SCRUBBER_OVERLAYS[0],
                                     description="overlay"),
     }
-    return build_explorer(frame_scrubber_update, controls, video=video, clip=clip)
+    view = FrameScrubberView(video, clip)
+    return live_face(view.render_png, controls, view.pending)

@@ -3,7 +3,7 @@
 Introduced in notebook 03. Built like every explorer (see ``arseg_tutorial.widgets``):
 ``ResolutionExplorer.update(lr_scale)`` is the pure core (arrays and numbers, no drawing) that the
 tests call; ``figure(lr_scale)`` draws one state (the static figure of the notebook); ``show``
-puts a slider over ``figure`` with ``build_explorer``.
+puts a slider over a ``ResolutionLiveView``, that figure changed in place (``widgets.live``).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from arseg_tutorial.cost import gmacs, gop_average
 from arseg_tutorial.evaluate import confusion_matrix, iou_per_class
 from arseg_tutorial.models import build_model
 from arseg_tutorial.models.arseg import lr_size
+from arseg_tutorial.widgets.live import LiveView, with_spines
 
 IGNORE_LABEL = 255
 
@@ -97,17 +98,25 @@ def roundtrip_miou(labels: np.ndarray, scales: tuple[float, ...], num_classes: i
     return [float(np.nanmean(row) * 100.0) for row in roundtrip_iou(labels, scales, num_classes)]
 
 
+@lru_cache(maxsize=8)
+def _keyframe_cost(model_name: str, height: int, width: int, num_classes: int,
+                   net_width: float) -> tuple[float, tuple[int, ...]]:
+    """(GMACs of the HR network on a frame, shape of its feature), which no LR scale changes."""
+    with torch.device("meta"):
+        hr = build_model(model_name, num_classes, width=net_width)
+        feature_shape = tuple(hr.eval().forward_phase1(torch.empty(1, 3, height, width)).shape)
+    return gmacs(hr, (1, 3, height, width)), feature_shape
+
+
 @lru_cache(maxsize=64)
 def _nonkeyframe_costs(model_name: str, height: int, width: int, num_classes: int, net_width: float,
                        lr_scale: float) -> tuple[float, float, float]:
+    hr_gmacs, feature_shape = _keyframe_cost(model_name, height, width, num_classes, net_width)
     with torch.device("meta"):
-        hr = build_model(model_name, num_classes, width=net_width)
         lr = build_model(model_name, num_classes, width=net_width)
         lr.add_creff()
-        feature_shape = tuple(hr.eval().forward_phase1(torch.empty(1, 3, height, width)).shape)
     lr_shape = (1, 3, *lr_size(height, width, lr_scale))
-    return (gmacs(hr, (1, 3, height, width)), gmacs(lr, lr_shape),
-            gmacs(lr, lr_shape, reference_shape=feature_shape))
+    return hr_gmacs, gmacs(lr, lr_shape), gmacs(lr, lr_shape, reference_shape=feature_shape)
 
 
 @dataclass
@@ -163,11 +172,76 @@ class ResolutionExplorer:
                                      self.cost_size, self.gop_length)
 
     def show(self, lr_scale: float = 0.5):
-        """The interactive face: a slider for s from 0.2 to 1.0 over ``figure`` (``build_explorer``)."""
+        """The interactive face: a slider for s from 0.2 to 1.0 over a ``ResolutionLiveView``."""
         import ipywidgets as widgets
 
-        from arseg_tutorial.widgets import build_explorer
+        from arseg_tutorial.widgets.live import live_face
 
         slider = widgets.FloatSlider(value=lr_scale, min=0.2, max=1.0, step=0.05, description="LR scale s",
                                      continuous_update=False)
-        return build_explorer(self.figure, {"lr_scale": slider})
+        view = ResolutionLiveView(self, lr_scale)
+        return live_face(view.render_png, {"lr_scale": slider}, view.pending)
+
+
+class ResolutionLiveView(LiveView):
+    """The LR-scale explorer's live face: one ``ResolutionExplorer.figure`` changed in place.
+
+    Introduced in notebook 03. Each scale's state is computed once; the first visit of a scale
+    counts the LR network's GMACs (a few tenths of a second, ``pending`` says so).
+
+    Args:
+        explorer: the ``ResolutionExplorer``.
+        lr_scale: the first scale drawn.
+    """
+
+    def __init__(self, explorer: ResolutionExplorer, lr_scale: float = 0.5, dpi: int = 72):
+        from arseg_tutorial.viz.models import plot_resolution_state
+
+        self.explorer = explorer
+        self._states: dict[float, dict] = {}
+        super().__init__(plot_resolution_state(self.state(lr_scale), explorer.frame, explorer.model_name,
+                                               explorer.cost_size, explorer.gop_length), dpi)
+        _, self.frame_ax, self.labels_ax, self.cost_ax = self.figure.axes
+        self.bars = self.cost_ax.containers[0]
+        self.bar_labels = list(self.cost_ax.texts)
+        self._fixed = [*with_spines(self.frame_ax, self.frame_ax.images[0], self.frame_ax.title),
+                       *with_spines(self.labels_ax, self.labels_ax.images[0], self.labels_ax.title),
+                       *with_spines(self.cost_ax, self.cost_ax.title), *self.bars.patches]
+
+    def state(self, lr_scale: float) -> dict:
+        """``explorer.update(lr_scale)``, computed once per scale."""
+        key = round(float(lr_scale), 4)
+        if key not in self._states:
+            self._states[key] = self.explorer.update(lr_scale)
+        return self._states[key]
+
+    def pending(self, lr_scale: float) -> str | None:
+        return None if round(float(lr_scale), 4) in self._states else f"counting GMACs at s = {lr_scale:.2f}"
+
+    def set_state(self, lr_scale: float) -> dict:
+        """Draw scale s into the figure; returns its state."""
+        from arseg_tutorial.viz import colorize_labels
+        from arseg_tutorial.viz.models import label_cost_bars, resolution_costs, resolution_titles
+
+        state = self.state(lr_scale)
+        explorer = self.explorer
+        titles = resolution_titles(state, explorer.model_name, explorer.cost_size)
+        self.frame_ax.images[0].set_data(state["frame_back"])
+        self.frame_ax.set_title(titles["frame"], fontsize="small")
+        self.labels_ax.images[0].set_data(colorize_labels(state["labels_back"]))
+        self.labels_ax.set_title(titles["labels"], fontsize="small")
+        for bar, value in zip(self.bars, resolution_costs(state)):
+            bar.set_height(value)
+        for label in self.bar_labels:
+            label.remove()
+        self.bar_labels = label_cost_bars(self.cost_ax, self.bars)
+        self.cost_ax.relim()
+        self.cost_ax.autoscale_view(scalex=False)
+        self.cost_ax.set_title(titles["cost"], fontsize="small")
+        return state
+
+    def dynamic_artists(self) -> list:
+        return [*self._fixed, *self.bar_labels]
+
+    def background_key(self) -> tuple:
+        return self.cost_ax.get_ylim()

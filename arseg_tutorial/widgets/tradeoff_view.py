@@ -5,18 +5,17 @@ move costs several hundred milliseconds on a laptop CPU, most of it in text and 
 change. ``TradeoffLiveView`` draws the static part once (axes, ticks, legends, with limits that fit
 every (s, L) setting), keeps it as a background bitmap, and on each change restores it and draws
 only the artists whose data changed (curves, rings, labels, images, titles) before encoding a PNG.
-The pure core stays ``TradeoffExplorer.update``; the static figure stays ``TradeoffExplorer.figure``.
+The pure core stays ``TradeoffExplorer.update``; the static figure stays ``TradeoffExplorer.figure``;
+the blitting is ``widgets.live.LiveView``'s, shared by every explorer.
 """
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from arseg_tutorial.viz import add_class_legend, colorize_labels
 from arseg_tutorial.viz.training import METHOD_COLOURS, METHOD_LABELS
+from arseg_tutorial.widgets.live import LiveView, live_face
 from arseg_tutorial.widgets.tradeoff import TradeoffExplorer, pareto_points, state_title
 
 IMAGE_TITLES = ("frame", "ground truth", "HR", "LR-only", "AR-Seg", "warp")
@@ -29,7 +28,7 @@ def _padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, flo
     return low - pad, high + pad
 
 
-class TradeoffLiveView:
+class TradeoffLiveView(LiveView):
     """A persistent explorer figure whose dynamic artists are redrawn on a cached background.
 
     Introduced in notebook 06.
@@ -42,29 +41,22 @@ class TradeoffLiveView:
     def __init__(self, explorer: TradeoffExplorer, dpi: int = 72):
         self.explorer = explorer
         examples = explorer.examples
-        self.figure = Figure(figsize=(13, 7.4 if examples is not None else 4.6), dpi=dpi)
-        FigureCanvasAgg(self.figure)               # not a pyplot figure: never shown by the notebook
-        top = self.figure.add_gridspec(1, 2, left=0.06, right=0.98, top=0.91,
-                                       bottom=0.5 if examples is not None else 0.12, wspace=0.2)
-        self._build_pareto(self.figure.add_subplot(top[0, 0]))
-        self._build_distance(self.figure.add_subplot(top[0, 1]))
+        figure = Figure(figsize=(13, 7.4 if examples is not None else 4.6))
+        self.figure = figure
+        top = figure.add_gridspec(1, 2, left=0.06, right=0.98, top=0.91,
+                                  bottom=0.5 if examples is not None else 0.12, wspace=0.2)
+        self._build_pareto(figure.add_subplot(top[0, 0]))
+        self._build_distance(figure.add_subplot(top[0, 1]))
         self.images, self.image_titles = [], []
         if examples is not None:
             self._build_images(examples)
-        self.suptitle = self.figure.suptitle("", fontsize="medium")
-        texts = [*self.image_titles, self.suptitle]
-        shapes = [self.shade, *self.pareto_lines.values(), self.rings, *self.distance_lines.values(),
-                  *self.images]
-        self.dynamic = shapes + texts
-        # the background: everything static; texts stay visible but empty so that their layout is kept
-        for artist in shapes:
-            artist.set_visible(False)
-        for text in texts:
-            text.set_text("")
-        self.figure.canvas.draw()
-        self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
-        for artist in shapes:
-            artist.set_visible(True)
+        self.suptitle = figure.suptitle("", fontsize="medium")
+        self.dynamic = [self.shade, *self.pareto_lines.values(), self.rings, *self.distance_lines.values(),
+                        *self.images, *self.image_titles, self.suptitle]
+        super().__init__(figure, dpi)              # not a pyplot figure: never shown by the notebook
+
+    def dynamic_artists(self) -> list:
+        return self.dynamic
 
     def _build_pareto(self, ax) -> None:
         sweep, explorer = self.explorer.sweep, self.explorer
@@ -134,33 +126,14 @@ class TradeoffLiveView:
                                + (f"; examples: frame d = {state['example_distance']}" if self.images else ""))
         return state
 
-    def render_png(self, lr_scale: float, gop_length: int) -> bytes:
-        """The figure for (s, L) as PNG bytes: background restored, dynamic artists drawn."""
-        from PIL import Image
-
-        self.set_state(lr_scale, gop_length)
-        canvas = self.figure.canvas
-        canvas.restore_region(self.background)
-        for artist in self.dynamic:
-            self.figure.draw_artist(artist)
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
-
     def show(self, lr_scale: float = 0.5, gop_length: int | None = None):
         """The interactive face: an LR-scale selector and a GOP-length slider over the live image."""
         import ipywidgets as widgets
 
         explorer = self.explorer
         start = min(explorer.scales, key=lambda s: abs(s - lr_scale))
-        scale = widgets.SelectionSlider(options=list(explorer.scales), value=start, description="LR scale s")
-        length = widgets.IntSlider(value=gop_length or explorer.max_gop_length, min=1,
-                                   max=explorer.max_gop_length, description="GOP length L")
-        image = widgets.Image(format="png", value=self.render_png(scale.value, length.value))
-
-        def redraw(_change=None) -> None:
-            image.value = self.render_png(scale.value, length.value)
-
-        scale.observe(redraw, names="value")
-        length.observe(redraw, names="value")
-        return widgets.VBox([widgets.HBox([scale, length]), image])
+        controls = {"lr_scale": widgets.SelectionSlider(options=list(explorer.scales), value=start,
+                                                        description="LR scale s"),
+                    "gop_length": widgets.IntSlider(value=gop_length or explorer.max_gop_length, min=1,
+                                                    max=explorer.max_gop_length, description="GOP length L")}
+        return live_face(self.render_png, controls)
