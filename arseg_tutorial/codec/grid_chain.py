@@ -59,16 +59,16 @@ def sample_step_flow(mvs: np.ndarray, height: int, width: int, xs: np.ndarray,
     x0, x1, wx = _bilinear_corners(xs, width)
     y0, y1, wy = _bilinear_corners(ys, height)
     wx, wy = wx[None, :, None], wy[:, None, None]
-
-    def pixel_flow(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        vectors = cell_flow[(rows // cell)[:, None], (cols // cell)[None, :]]  # (gh, gw, 2)
-        target_x = cols[None, :] + vectors[..., 0]  # float64, as motion_vectors_to_flow checks
-        target_y = rows[:, None] + vectors[..., 1]
-        outside = (target_x < 0) | (target_x > width - 1) | (target_y < 0) | (target_y > height - 1)
-        return np.where(outside[..., None], np.float32(0), vectors)
-
-    top = pixel_flow(y0, x0) * (1 - wx) + pixel_flow(y0, x1) * wx
-    bottom = pixel_flow(y1, x0) * (1 - wx) + pixel_flow(y1, x1) * wx
+    # The four neighbouring pixels of every grid point at once: corner (a, b) is row y_a, column x_b.
+    rows = np.stack([y0, y1])[:, None, :, None]  # (2, 1, gh, 1)
+    cols = np.stack([x0, x1])[None, :, None, :]  # (1, 2, 1, gw)
+    vectors = cell_flow[rows // cell, cols // cell]  # (2, 2, gh, gw, 2)
+    target_x = cols + vectors[..., 0]  # float64, as motion_vectors_to_flow checks
+    target_y = rows + vectors[..., 1]
+    outside = (target_x < 0) | (target_x > width - 1) | (target_y < 0) | (target_y > height - 1)
+    corner = np.where(outside[..., None], np.float32(0), vectors)  # each pixel's vector, or 0
+    top = corner[0, 0] * (1 - wx) + corner[0, 1] * wx
+    bottom = corner[1, 0] * (1 - wx) + corner[1, 1] * wx
     return (top * (1 - wy) + bottom * wy).astype(np.float32)
 
 
