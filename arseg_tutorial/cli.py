@@ -140,7 +140,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     label = f"{args.method} s={scale:g}" if args.method in ("lr", "arseg") else args.method
     print(f"{label}: mean mIoU {report.mean_miou:.2f} % over "
           f"{len(report.per_distance)} distances, {report.gmacs_per_frame:.3f} GMACs/frame, "
-          f"{report.ms_per_frame:.1f} ms/frame" + (f" -> {args.json}" if args.json else ""))
+          f"{report.ms_per_frame:.1f} ms/frame in the networks (decoding and motion vectors not "
+          f"included: bench-player times decode to label map)" + (f" -> {args.json}" if args.json else ""))
     if not args.json:
         print(json.dumps(result, indent=1))
     return 0
@@ -161,7 +162,7 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
     for name, entry in manifest["checkpoints"].items():
         m = entry["metrics"]
         print(f"{name:<28} mIoU {m['mean_miou']:6.2f}  {m['gmacs_per_frame']:.3f} GMACs/frame  "
-              f"{m['ms_per_frame']:.1f} ms/frame  trained {entry['train_seconds']:.0f} s")
+              f"{m['ms_per_frame']:.1f} network ms/frame  trained {entry['train_seconds']:.0f} s")
     return 0
 
 

@@ -76,7 +76,7 @@ def inference_networks(hr_model: nn.Module, lr_model: nn.Module,
     (``models.fold``; same logits to float rounding, fewer ops per frame), the LR network's own
     trained classifier kept (``ARSeg`` would copy HR's). The networks passed in are not changed.
     """
-    hr, lr = fold_batchnorm(hr_model), fold_batchnorm(lr_model)
+    hr, lr = (fold_batchnorm(model).to(memory_format=torch.channels_last) for model in (hr_model, lr_model))
     trained_classifier = {k: v.clone() for k, v in lr.classifier.state_dict().items()}
     arseg = ARSeg(hr, lr, lr_scale).eval()
     lr.classifier.load_state_dict(trained_classifier)
@@ -217,7 +217,8 @@ class ARSegPlayer(_Player):
                 grid = tuple(self.keyframe_feature.shape[-2:])
                 flows = torch.stack([self._flow(frame, grid) for frame in group])
             with times.stage("warp"):
-                reference = warp(self.keyframe_feature.expand(len(group), -1, -1, -1), flows, "bilinear")
+                reference = warp(self.keyframe_feature.expand(len(group), -1, -1, -1), flows, "bilinear",
+                                 exact=False)
             if self.warp_only:
                 with times.stage("classify"):
                     logits.append(arseg.hr_model.classify(reference, size))

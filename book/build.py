@@ -131,11 +131,24 @@ def further_reading(chapter: str) -> str | None:
     return None
 
 
-def _with_reading(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
+SOLUTION_TAG = "hide-input"
+"""MyST-NB's tag for a code cell shown folded behind a "Show code cell source" toggle: the book
+folds every exercise's solution this way (its check's output stays visible)."""
+
+
+def book_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
+    """The executed notebook as a book page: exercise solutions folded, further reading appended."""
+    from arseg_tutorial.student import solution_regions
+
     reading = further_reading(chapter)
     if reading is None:
         raise SystemExit(f"book/further_reading.md has no '## {chapter}' section: add one")
     nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and solution_regions(cell.source):
+            tags = cell.metadata.setdefault("tags", [])
+            if SOLUTION_TAG not in tags:
+                tags.append(SOLUTION_TAG)
     nb.cells.append(nbformat.v4.new_markdown_cell("## Further reading\n\n" + reading))
     return nb
 
@@ -175,7 +188,7 @@ def stage_pages(stage: Path, executed: dict[str, nbformat.NotebookNode]) -> None
         if page.name != "further_reading.md":
             shutil.copy2(page, stage / page.name)
     for name, nb in executed.items():
-        nbformat.write(_with_reading(nb, Path(name).stem), stage / "notebooks" / name)
+        nbformat.write(book_page(nb, Path(name).stem), stage / "notebooks" / name)
     (stage / "docs").mkdir()
     for page in (ROOT / "docs").glob("*.md"):
         shutil.copy2(page, stage / "docs" / page.name)

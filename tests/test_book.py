@@ -107,3 +107,18 @@ def test_answers_in_details_blocks_render_folded(tmp_path):
     assert "<summary>Answer</summary>" in block.group(1) and "The cost is" in block.group(1)
     assert 'class="math' in block.group(1), "the formula inside the answer is not typeset"
     assert "<details open" not in html
+
+
+def test_exercise_solutions_are_folded_in_the_book(book):
+    """Each exercise's solution cell is folded behind MyST-NB's "show code" toggle; its check's
+    output stays on the page."""
+    folded = 0
+    for page in sorted((book / "notebooks").glob("*.html")):
+        html = page.read_text()
+        for hit in re.finditer("BEGIN SOLUTION", html):
+            before = html[:hit.start()]
+            opened = before.rfind("<details")
+            assert opened > before.rfind("</details>"), f"{page.name}: a solution is not folded"
+            assert "hide above-input" in html[opened:html.index(">", opened)], page.name
+            folded += 1
+    assert folded >= 8, f"only {folded} folded solutions found in the book"

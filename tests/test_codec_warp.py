@@ -129,3 +129,27 @@ def test_image_psnr_matches_its_definition():
         image_psnr(off, true, np.zeros((4, 6), bool))
     with pytest.raises(ValueError, match="shape"):
         image_psnr(off, true[:2])
+
+
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_grid_sample_path_gives_the_exact_warp_to_float_rounding(padding, channels_last):
+    """``exact=False`` (one F.grid_sample call, the players' path) against the gather path."""
+    generator = torch.Generator().manual_seed(3)
+    features = torch.randn(3, 16, 11, 13, generator=generator)
+    if channels_last:
+        features = features.contiguous(memory_format=torch.channels_last)
+    flow = torch.randn(3, 2, 11, 13, generator=generator) * 4       # many samples off the map
+    exact = warp(features, flow, padding=padding)
+    fast = warp(features, flow, padding=padding, exact=False)
+    torch.testing.assert_close(fast, exact, atol=2e-5, rtol=1e-5)
+    assert not torch.equal(fast, features)                          # it did warp
+    torch.testing.assert_close(warp(features, flow.permute(0, 2, 3, 1) * 2, exact=False),
+                               warp(features, flow.permute(0, 2, 3, 1) * 2), atol=2e-5, rtol=1e-5)
+
+
+def test_nearest_warps_stay_exact_when_a_fast_warp_is_asked_for():
+    features = torch.randn(1, 2, 5, 6)
+    flow = torch.full((1, 2, 5, 6), 0.5)
+    np.testing.assert_array_equal(warp(features, flow, "nearest", exact=False).numpy(),
+                                  warp(features, flow, "nearest").numpy())

@@ -156,3 +156,19 @@ def test_arseg_runs_on_cuda():
     with torch.no_grad():
         logits = model.segment_gop(frames, np.zeros((3, 64, 96, 2), np.float32))
     assert logits.device.type == "cuda" and logits.shape == (3, 4, 64, 96)
+
+
+@pytest.mark.parametrize("taps", [9, 25, 49])
+def test_window_softmax_is_the_softmax_over_the_window_in_either_layout(taps):
+    from arseg_tutorial.models.creff import window_softmax
+
+    logits = torch.randn(2, 5, 7, taps, generator=torch.Generator().manual_seed(taps)) * 4
+    logits.requires_grad_()
+    weights = window_softmax(logits)
+    assert weights.shape == logits.shape
+    torch.testing.assert_close(weights, logits.softmax(-1), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5, 7))
+    (weights * torch.arange(taps)).sum().backward()
+    expected = logits.detach().clone().requires_grad_()
+    (expected.softmax(-1) * torch.arange(taps)).sum().backward()
+    torch.testing.assert_close(logits.grad, expected.grad, atol=1e-6, rtol=1e-5)

@@ -50,3 +50,24 @@ def test_folded_arseg_branches_give_the_same_fused_logits():
     with torch.inference_mode():
         torch.testing.assert_close(folded.segment_gop(frames, None), arseg.segment_gop(frames, None),
                                    rtol=1e-4, atol=1e-4)
+
+
+def test_player_networks_are_channels_last_and_give_the_same_logits():
+    """``player.inference_networks``: BatchNorm folded and channels-last weights (faster on CPU),
+    the same logits to float rounding, for a channels-last or a contiguous input."""
+    from arseg_tutorial.player import inference_networks
+
+    torch.manual_seed(0)
+    hr, lr = build_model("bisenet18", NUM_CLASSES, width=0.125), build_model("bisenet18", NUM_CLASSES, width=0.125)
+    randomise_batchnorm(hr, 3)
+    randomise_batchnorm(lr, 4)
+    lr.add_creff(3)
+    fast_hr, arseg = inference_networks(hr.eval(), lr.eval(), 0.5)
+    conv = next(m for m in fast_hr.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 64, 96)
+    with torch.inference_mode():
+        for given in (x, x.contiguous(memory_format=torch.channels_last)):
+            torch.testing.assert_close(fast_hr(given), hr(x), rtol=1e-4, atol=1e-4)
+            torch.testing.assert_close(arseg.lr_model.forward_phase1(given), lr.forward_phase1(x),
+                                       rtol=1e-4, atol=1e-4)

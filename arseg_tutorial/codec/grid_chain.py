@@ -39,8 +39,24 @@ def _bilinear_corners(positions: np.ndarray, size: int) -> tuple[np.ndarray, np.
     return lower, np.minimum(lower + 1, size - 1), positions - lower
 
 
+def pixel_corners(xs: np.ndarray, ys: np.ndarray, height: int,
+                  width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four pixels around each grid point and their bilinear weights (the same for every frame
+    of a video: ``GridChain`` computes them once).
+
+    Returns:
+        rows (2, 1, gh, 1) and cols (1, 2, 1, gw) int64: corner (a, b) of grid point (i, j) is pixel
+        (rows[a, 0, i, 0], cols[0, b, 0, j]); wx (1, gw, 1) and wy (gh, 1, 1): weights of the
+        right and lower corners.
+    """
+    x0, x1, wx = _bilinear_corners(xs, width)
+    y0, y1, wy = _bilinear_corners(ys, height)
+    return (np.stack([y0, y1])[:, None, :, None], np.stack([x0, x1])[None, :, None, :],
+            wx[None, :, None], wy[:, None, None])
+
+
 def sample_step_flow(mvs: np.ndarray, height: int, width: int, xs: np.ndarray,
-                     ys: np.ndarray) -> np.ndarray:
+                     ys: np.ndarray, corners: tuple | None = None) -> np.ndarray:
     """Bilinear samples of ``motion_vectors_to_flow(mvs, height, width)[0]`` on a grid.
 
     Introduced in notebook 07.
@@ -49,6 +65,7 @@ def sample_step_flow(mvs: np.ndarray, height: int, width: int, xs: np.ndarray,
         mvs: one frame's motion vectors (past direction: P-frames).
         height, width: frame size in pixels.
         xs: (gw,) and ys: (gh,) image coordinates of the grid's columns and rows.
+        corners: ``pixel_corners(xs, ys, height, width)``, if already computed.
     Returns:
         (gh, gw, 2) float32 flow in image pixels, x first.
     """
@@ -56,19 +73,14 @@ def sample_step_flow(mvs: np.ndarray, height: int, width: int, xs: np.ndarray,
     if field is None:
         return np.zeros((len(ys), len(xs), 2), np.float32)
     cell_flow, _, cell = field
-    x0, x1, wx = _bilinear_corners(xs, width)
-    y0, y1, wy = _bilinear_corners(ys, height)
-    wx, wy = wx[None, :, None], wy[:, None, None]
-
-    def pixel_flow(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        vectors = cell_flow[(rows // cell)[:, None], (cols // cell)[None, :]]  # (gh, gw, 2)
-        target_x = cols[None, :] + vectors[..., 0]  # float64, as motion_vectors_to_flow checks
-        target_y = rows[:, None] + vectors[..., 1]
-        outside = (target_x < 0) | (target_x > width - 1) | (target_y < 0) | (target_y > height - 1)
-        return np.where(outside[..., None], np.float32(0), vectors)
-
-    top = pixel_flow(y0, x0) * (1 - wx) + pixel_flow(y0, x1) * wx
-    bottom = pixel_flow(y1, x0) * (1 - wx) + pixel_flow(y1, x1) * wx
+    rows, cols, wx, wy = corners if corners is not None else pixel_corners(xs, ys, height, width)
+    vectors = cell_flow[rows // cell, cols // cell]  # (2, 2, gh, gw, 2): each corner pixel's block
+    target_x = cols + vectors[..., 0]  # float64, as motion_vectors_to_flow checks
+    target_y = rows + vectors[..., 1]
+    outside = (target_x < 0) | (target_x > width - 1) | (target_y < 0) | (target_y > height - 1)
+    corner = np.where(outside[..., None], np.float32(0), vectors)  # each pixel's vector, or 0
+    top = corner[0, 0] * (1 - wx) + corner[0, 1] * wx
+    bottom = corner[1, 0] * (1 - wx) + corner[1, 1] * wx
     return (top * (1 - wy) + bottom * wy).astype(np.float32)
 
 
@@ -105,6 +117,7 @@ class GridChain:
         self.xs, self.ys = grid_positions(width, grid_w), grid_positions(height, grid_h)
         self._to_grid = np.array([(grid_w - 1) / max(width - 1, 1), (grid_h - 1) / max(height - 1, 1)])
         self.chain = np.zeros((grid_h, grid_w, 2), np.float32)
+        self._corners = pixel_corners(self.xs, self.ys, height, width)
 
     def step(self, frame_type: str, mvs: np.ndarray) -> np.ndarray:
         """Advance by one frame; returns its (gh, gw, 2) float32 flow to the keyframe, image pixels.
@@ -115,7 +128,7 @@ class GridChain:
         if frame_type == "I":
             self.chain = np.zeros_like(self.chain)
         elif frame_type == "P":
-            step = sample_step_flow(mvs, self.height, self.width, self.xs, self.ys)
+            step = sample_step_flow(mvs, self.height, self.width, self.xs, self.ys, self._corners)
             landing_x = (self.xs[None, :] + step[..., 0]) * self._to_grid[0]
             landing_y = (self.ys[:, None] + step[..., 1]) * self._to_grid[1]
             self.chain = step + sample_grid(self.chain, landing_x, landing_y)

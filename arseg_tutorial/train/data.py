@@ -265,8 +265,10 @@ def to_input(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         (..., 3, H, W) float32, ImageNet-normalised.
     """
     x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.asarray(frames))
-    x = x.float().div(255.0).movedim(-1, -3)
-    return normalize(x)
+    x = x.movedim(-1, -3).float()  # a fresh float tensor: normalised in place, as normalize() does
+    mean = torch.tensor(MEAN_RGB, device=x.device).view(3, 1, 1)
+    std = torch.tensor(STD_RGB, device=x.device).view(3, 1, 1)
+    return x.div_(255.0).sub_(mean).div_(std)
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
