@@ -336,7 +336,7 @@ def timeline_facts(comparison, lr_scale: float) -> list[str]:
     """
     types = np.array(list(comparison.frame_types))
     keys, others = np.flatnonzero(types == "I"), np.flatnonzero(types != "I")
-    same = sum(np.array_equal(comparison.predictions["hr"][t], comparison.predictions["arseg"][t]) for t in keys)
+    same = int(np.count_nonzero(comparison.arseg_equals_hr[keys]))
     miou = {m: np.asarray(comparison.miou[m], float) for m in ("hr", "arseg", "warp")}
     hr_ms, ar_ms = comparison.total_ms("hr"), comparison.total_ms("arseg")
     ahead = float(np.mean(miou["arseg"][others] > miou["warp"][others])) if len(others) else float("nan")

@@ -193,6 +193,23 @@ def test_walking_people_are_not_rigid():
     assert people and not any(p.rigid for p in people) and all(s.rigid for s in scene.sprites
                                                               if s.class_id != PEDESTRIAN)
     assert not np.allclose(people[0].picture(0)[..., 3], people[0].picture(4)[..., 3], atol=0.1)
+    # painted when asked, not kept one per frame: the scene holds one picture, frame 0's
+    assert all(p.rgba.ndim == 3 and p.picture(7).shape == p.rgba.shape for p in people)
+    np.testing.assert_array_equal(people[0].picture(0), people[0].rgba)
     for clip in (generate_clip(seed, 6, 180, 240) for seed in (0, 1)):
         on_people = clip.labels[1:] == PEDESTRIAN
         assert on_people.any() and not clip.valid_prev[1:][on_people].any()
+
+
+def test_iter_clip_streams_the_frames_and_labels_of_generate_clip():
+    from arseg_tutorial.scenes import iter_clip
+
+    clip = generate_clip(7, length=9, height=120, width=160)
+    pairs = list(iter_clip(7, length=9, height=120, width=160))
+    assert len(pairs) == 9
+    for t, (frame, labels) in enumerate(pairs):
+        assert frame.dtype == labels.dtype == np.uint8
+        np.testing.assert_array_equal(frame, clip.frames[t])
+        np.testing.assert_array_equal(labels, clip.labels[t])
+    with pytest.raises(ValueError, match="even number"):
+        iter_clip(7, length=9, height=121, width=160)           # checked at the call, not at the first frame

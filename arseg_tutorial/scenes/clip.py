@@ -1,16 +1,18 @@
-"""``generate_clip``: the seeded street-scene video with exact labels and exact optical flow.
+"""``generate_clip``: the seeded street-scene video with exact labels and exact optical flow;
+``iter_clip``: the same frames and labels one at a time (for long videos).
 
 Introduced in notebook 00; used by every later notebook as the stand-in for CamVid.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from arseg_tutorial.scenes.classes import CLASS_NAMES
 from arseg_tutorial.scenes.layout import build_scene
-from arseg_tutorial.scenes.render import render_scene
+from arseg_tutorial.scenes.render import iter_scene_frames, render_scene
 
 MIN_SIZE = (120, 160)
 MAX_SIZE = (720, 960)
@@ -84,3 +86,23 @@ def generate_clip(seed: int, length: int = 12, height: int = 360, width: int = 4
     scene = build_scene(int(seed), int(length), int(height), int(width))
     arrays = render_scene(scene)
     return Clip(class_names=CLASS_NAMES, seed=int(seed), **arrays)
+
+
+def iter_clip(seed: int, length: int = 12, height: int = 360, width: int = 480
+              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The frames and labels of ``generate_clip(seed, length, height, width)``, one frame at a time.
+
+    Introduced in notebook 07 (its long test video). Nothing is kept from one frame to the next
+    and no flow is computed, so a long video needs no more memory per frame than a short one.
+    The arguments are checked at once, before the first frame is asked for.
+
+    Args:
+        seed, length, height, width: as ``generate_clip``.
+    Returns:
+        An iterator of ``length`` pairs (frame, labels): (H, W, 3) uint8 RGB equal to
+        ``generate_clip(...).frames[t]`` and (H, W) uint8 equal to ``.labels[t]``.
+    Raises:
+        ValueError: as ``generate_clip``.
+    """
+    _check_arguments(seed, length, height, width)
+    return iter_scene_frames(build_scene(int(seed), int(length), int(height), int(width)))

@@ -8,7 +8,9 @@ own motion and occlude what lies behind them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -42,12 +44,14 @@ class Sprite:
     """One object: its picture and how it moves.
 
     Attributes:
-        rgba: (h, w, 4) float32 premultiplied RGBA with a transparent border of at least one texel;
-            (T, h, w, 4) for a non-rigid object (one picture per frame, e.g. a walking person).
+        rgba: (h, w, 4) float32 premultiplied RGBA with a transparent border of at least one texel
+            (for a non-rigid object, its picture at t = 0).
         x_px, y_px: image position of texel (0, 0)'s centre at t = 0, before camera shake.
         vx_px: horizontal image speed in px/frame.
         class_id: CamVid class index of every pixel of the sprite.
         depth_m: distance from the camera (drawing order: far first).
+        painter: for a non-rigid object (e.g. a walking person), frame t -> its (h, w, 4) picture,
+            painted when asked (a clip does not keep one picture per frame); None if rigid.
     """
 
     rgba: np.ndarray
@@ -56,15 +60,16 @@ class Sprite:
     vx_px: float
     class_id: int
     depth_m: float
+    painter: Callable[[int], np.ndarray] | None = None
 
     @property
     def rigid(self) -> bool:
         """True when one picture is translated over the clip (its exact flow is that translation)."""
-        return self.rgba.ndim == 3
+        return self.painter is None
 
     def picture(self, t: int) -> np.ndarray:
         """(h, w, 4) the sprite's picture at frame ``t``."""
-        return self.rgba if self.rigid else self.rgba[t]
+        return self.rgba if self.painter is None else self.painter(t)
 
 
 @dataclass
@@ -85,6 +90,11 @@ class Scene:
     shake_x_px: np.ndarray = None
     shake_y_px: np.ndarray = None
     gain: np.ndarray = None
+
+
+def _softened_picture(person: paint.WalkingPerson, t: int) -> np.ndarray:
+    """The person's picture at frame ``t``, softened and padded as ``_Placer.add`` does every sprite."""
+    return soften(person.picture(t), pad=2)
 
 
 class _Placer:
@@ -109,15 +119,18 @@ class _Placer:
         view_m = (self.width + 2 * self.margin) / self.geo.k(depth_m)
         return int(rng.poisson(per_view * (hi - lo) / view_m))
 
-    def add(self, rgba: np.ndarray, x_left_m: float, depth_m: float, class_id: int, speed_m: float = 0.0,
-            lift_m: float = 0.0) -> None:
-        """Place a sprite whose left edge is at world X ``x_left_m`` and bottom ``lift_m`` above the ground."""
+    def add(self, picture: np.ndarray | paint.WalkingPerson, x_left_m: float, depth_m: float, class_id: int,
+            speed_m: float = 0.0, lift_m: float = 0.0) -> None:
+        """Place a sprite whose left edge is at world X ``x_left_m`` and bottom ``lift_m`` above the
+        ground; ``picture``: (h, w, 4) RGBA, or a ``WalkingPerson`` (non-rigid, painted per frame)."""
         k = self.geo.k(depth_m)
         foot = self.geo.foot_row(depth_m) - lift_m * k
-        soft = soften(rgba, pad=2) if rgba.ndim == 3 else np.stack([soften(p, pad=2) for p in rgba])
+        walks = isinstance(picture, paint.WalkingPerson)
+        painter = partial(_softened_picture, picture) if walks else None
+        soft = painter(0) if walks else soften(picture, pad=2)
         self.sprites.append(Sprite(rgba=soft, x_px=self.geo.centre_x_px + x_left_m * k - 1.5,
                                    y_px=foot + 2.5 - soft.shape[-3], vx_px=(speed_m - self.v_cam) * k,
-                                   class_id=class_id, depth_m=depth_m))
+                                   class_id=class_id, depth_m=depth_m, painter=painter))
 
 
 def _street_geometry(rng: np.random.Generator, height: int, width: int) -> StreetGeometry:
@@ -222,7 +235,7 @@ def _add_pedestrians(rng, place: _Placer) -> None:
         if rng.random() < 0.2:
             z = rng.uniform(geo.near_curb_m + 1.5, geo.far_curb_m - 0.5)
         v = rng.choice([-1.0, 1.0]) * rng.uniform(*WALK_SPEED_M)
-        place.add(paint.paint_pedestrian(rng, geo.k(z), place.length), rng.uniform(*place.x_range_m(z, v)) - 0.45,
+        place.add(paint.walking_person(rng, geo.k(z), place.length), rng.uniform(*place.x_range_m(z, v)) - 0.45,
                   z, PEDESTRIAN, v)
 
 

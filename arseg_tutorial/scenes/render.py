@@ -14,6 +14,7 @@ and all four reference pixels that bilinear warping reads show that same surface
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,6 +165,23 @@ def _visible(code_t: np.ndarray, code_ref: np.ndarray, flow_x: np.ndarray, flow_
     return ok
 
 
+def _frame_and_labels(scene: Scene, buf: _FrameBuffers, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 RGB and (H, W) uint8 labels (ambiguous edges ignored) of composited frame t."""
+    frame = np.clip(buf.rgb * (255.0 * scene.gain[t]) + 0.5, 0, 255).astype(np.uint8)
+    return frame, np.where(buf.ambiguous, IGNORE_LABEL, buf.labels)
+
+
+def iter_scene_frames(scene: Scene) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Render ``scene`` one frame at a time, without flow: memory of one frame, whatever the length.
+
+    Yields:
+        (frame, labels) per frame: (H, W, 3) uint8 RGB and (H, W) uint8 labels, equal to
+        ``render_scene(scene)["frames"][t]`` and ``["labels"][t]``.
+    """
+    for t in range(scene.length):
+        yield _frame_and_labels(scene, _render_frame(scene, t), t)
+
+
 def render_scene(scene: Scene) -> dict[str, np.ndarray]:
     """Render every frame of ``scene``.
 
@@ -178,8 +196,7 @@ def render_scene(scene: Scene) -> dict[str, np.ndarray]:
     speeds = np.empty((T, H, W), np.float32)
     for t in range(T):
         buf = _render_frame(scene, t)
-        frames[t] = np.clip(buf.rgb * (255.0 * scene.gain[t]) + 0.5, 0, 255).astype(np.uint8)
-        labels[t] = np.where(buf.ambiguous, IGNORE_LABEL, buf.labels)
+        frames[t], labels[t] = _frame_and_labels(scene, buf, t)
         codes[t], speeds[t] = np.where(buf.pure, buf.surface, -1), buf.speed
     out = {"frames": frames, "labels": labels}
     for name, ref_of in (("prev", lambda t: t - 1), ("key", lambda t: 0)):

@@ -6,10 +6,13 @@ object's contact with the ground. Sizes are in metres so that distant objects co
 a 25 cm pole 12 m away is about 3.4 px wide at 180x240 and 1.7 px at half resolution.
 The thin parts (poles, sign panels, railing bars, bicycle tubes, limbs) are drawn at the widths
 of what annotators outline in CamVid-style labels, not at their thinnest: see docs/calibration.md.
+A walking person changes shape every frame: ``walking_person`` returns a ``WalkingPerson`` that
+paints the picture of any frame when asked.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -188,38 +191,54 @@ def paint_car(rng: np.random.Generator, k: float, facing_right: bool) -> np.ndar
     return c.rgba()
 
 
-def paint_pedestrian(rng: np.random.Generator, k: float, frames: int = 1, walking: bool = True) -> np.ndarray:
-    """A walking person (1.6-1.9 m): legs, torso, swinging arms, head.
+@dataclass(frozen=True)
+class WalkingPerson:
+    """A walking person (1.6-1.9 m): legs, torso, swinging arms, head; ``picture(t)`` paints frame t.
 
-    People are not rigid: with ``frames`` > 1 the legs and arms swing with the gait phase
+    People are not rigid: when ``animated`` the legs and arms swing with the gait phase
     (``GAIT_HZ_PER_FRAME``), one picture per frame, so no single translation maps one frame onto
-    the next (motion vectors of the codec cannot follow it either).
-
-    Returns:
-        (h, w, 4) for ``frames`` = 1, else (frames, h, w, 4) float32 premultiplied RGBA.
+    the next (motion vectors of the codec cannot follow it either). The pictures are painted when
+    asked for, so a long clip does not keep one per frame.
     """
+
+    height_m: float
+    k: float
+    shirt: np.ndarray
+    trousers: np.ndarray
+    skin: np.ndarray
+    stride: float
+    phase0: float
+    animated: bool
+    walking: bool
+
+    def picture(self, t: int) -> np.ndarray:
+        """(h, w, 4) float32 premultiplied RGBA at frame ``t`` (the same size at every frame)."""
+        height, k, stride = self.height_m, self.k, self.stride
+        c = Canvas(_size(height, k), _size(0.95, k))
+        H, cx = height * k, 0.5 * c.width
+        swing = math.sin(self.phase0 + 2.0 * math.pi * GAIT_HZ_PER_FRAME * t * self.walking) if self.animated else 0.7
+        hip = (0.53 * H, cx)
+        for sign in (-1.0, 1.0):
+            c.paint(capsule(c.yy, c.xx, hip, (H - 0.07 * k, cx + sign * swing * stride * k), LIMB * 0.14 * k),
+                    self.trousers)
+        c.paint(rounded_box(c.yy, c.xx, 0.2 * H, cx - 0.21 * k, 0.57 * H, cx + 0.21 * k, 0.06 * k), self.shirt)
+        for sign in (-1.0, 1.0):
+            hand = (0.5 * H, cx + sign * (0.23 - 0.5 * swing * stride) * k)  # against the same-side leg
+            c.paint(capsule(c.yy, c.xx, (0.23 * H, cx + sign * 0.17 * k), hand, LIMB * 0.08 * k),
+                    self.shirt * 0.85)
+        c.paint(disc(c.yy, c.xx, 0.2 * H - 0.12 * k, cx, 0.12 * k), self.skin)
+        return c.rgba()
+
+
+def walking_person(rng: np.random.Generator, k: float, frames: int = 1, walking: bool = True) -> WalkingPerson:
+    """Draw a person's look (height, clothes, skin, stride, gait phase) for a clip of ``frames``
+    frames; with ``frames`` = 1 the person stands mid-stride in its one picture."""
     height = rng.uniform(1.6, 1.9)
-    width_m = 0.95
     shirt, trousers = CLOTH_COLORS[rng.integers(len(CLOTH_COLORS), size=2)]
     skin = np.array([0.85, 0.65, 0.50], np.float32) * rng.uniform(0.5, 1.05)
     stride = rng.uniform(0.15, 0.3)
     phase0 = rng.uniform(0.0, 2.0 * math.pi)
-    pictures = []
-    for t in range(frames):
-        c = Canvas(_size(height, k), _size(width_m, k))
-        H, cx = height * k, 0.5 * c.width
-        swing = math.sin(phase0 + 2.0 * math.pi * GAIT_HZ_PER_FRAME * t * walking) if frames > 1 else 0.7
-        hip = (0.53 * H, cx)
-        for sign in (-1.0, 1.0):
-            c.paint(capsule(c.yy, c.xx, hip, (H - 0.07 * k, cx + sign * swing * stride * k), LIMB * 0.14 * k),
-                    trousers)
-        c.paint(rounded_box(c.yy, c.xx, 0.2 * H, cx - 0.21 * k, 0.57 * H, cx + 0.21 * k, 0.06 * k), shirt)
-        for sign in (-1.0, 1.0):
-            hand = (0.5 * H, cx + sign * (0.23 - 0.5 * swing * stride) * k)  # against the same-side leg
-            c.paint(capsule(c.yy, c.xx, (0.23 * H, cx + sign * 0.17 * k), hand, LIMB * 0.08 * k), shirt * 0.85)
-        c.paint(disc(c.yy, c.xx, 0.2 * H - 0.12 * k, cx, 0.12 * k), skin)
-        pictures.append(c.rgba())
-    return pictures[0] if frames == 1 else np.stack(pictures)
+    return WalkingPerson(height, k, shirt, trousers, skin, stride, phase0, frames > 1, walking)
 
 
 def paint_cyclist(rng: np.random.Generator, k: float, facing_right: bool) -> np.ndarray:
