@@ -125,11 +125,12 @@ def _sweep(repeats: int) -> None:
     print(f"\n{'C':>4}{'H x W':>9}{'k':>3}{'C*H*W':>9}  {'pass':<8}{'loops ms':>9}{'tiles ms':>9}"
           f"{'faster':>8}{'default':>9}")
     saved = dict(local_attention.TILED_MIN_ELEMENTS)
+    picks = ["tiles" if local_attention._uses_tiles(torch.empty(1, c, h, w), kernel) else "loops"
+             for c, h, w, kernel in SWEEP]
     try:
-        for c, h, w, kernel in SWEEP:
+        for (c, h, w, kernel), pick in zip(SWEEP, picks):
             torch.manual_seed(0)
             q, k, v = (torch.randn(1, c, h, w) for _ in range(3))
-            picks = "tiles" if local_attention._uses_tiles(q, kernel) else "loops"
             for backward in (False, True):
                 for t in (q, k, v):
                     t.requires_grad_(backward)
@@ -143,7 +144,7 @@ def _sweep(repeats: int) -> None:
                 loops, tiles = min(times["loops"]), min(times["tiles"])
                 print(f"{c:>4}{f'{h}x{w}':>9}{kernel:>3}{c * h * w:>9}  "
                       f"{'fwd+bwd' if backward else 'forward':<8}{loops:>9.2f}{tiles:>9.2f}"
-                      f"{'tiles' if tiles < loops else 'loops':>8}{picks:>9}")
+                      f"{'tiles' if tiles < loops else 'loops':>8}{pick:>9}")
     finally:
         local_attention.TILED_MIN_ELEMENTS.clear()
         local_attention.TILED_MIN_ELEMENTS.update(saved)

@@ -15,8 +15,9 @@ Two implementations are given:
   forward or backward (custom ``torch.autograd.Function`` passes), so training memory stays close
   to that of the inputs. On small grids they loop over the ``kernel**2`` shifts, reading padded
   slices and accumulating (N, H, W) maps. On large CPU grids (``TILED_MIN_ELEMENTS``) they run
-  dense matmuls over tiles of 4 x 4 queries and the keys their windows cover, 3-4x faster than
-  the loops (``benchmarks/bench_local_attention.py``), same results to float rounding.
+  dense matmuls over tiles of 4 x 4 queries and the keys their windows cover, ~4x faster than
+  the loops at the paper's CReFF (``benchmarks/bench_local_attention.py``), same results to float
+  rounding.
 * ``similarity_reference`` / ``aggregate_reference`` use ``F.unfold`` and read like the definition;
   they cost ``kernel**2`` times the memory of the input and serve as the readable reference that
   the tests compare against.
@@ -124,7 +125,7 @@ def _scatter_loop(x: Tensor, weights_nkhw: Tensor, kernel: int) -> Tensor:
 # the loops' elementwise passes over memory. Working buffers hold one row of tiles.
 # ----------------------------------------------------------------------------------------------
 
-TILED_MIN_ELEMENTS = {3: 1 << 21, 5: 1 << 19}
+TILED_MIN_ELEMENTS = {3: 1 << 21, 5: 1 << 20}
 """C * H * W from which the ops use the tiled kernels on CPU, per window size (larger windows:
 ``1 << 13``). Small windows do little work per pixel, so the loops stay faster up to larger grids.
 Measured with ``benchmarks/bench_local_attention.py --sweep``: the paper's CReFF (C = 256 at 90x120,
