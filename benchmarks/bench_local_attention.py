@@ -1,11 +1,16 @@
 """Benchmark: memory-light local attention (default) vs the unfold reference.
 
 Run from the repository root:
-``.venv/bin/python -m benchmarks.bench_local_attention [--repeats 3] [--device cpu|cuda]``.
+``.venv/bin/python -m benchmarks.bench_local_attention [--repeats 3] [--device cpu|cuda] [--sweep]``.
 For each setting, forward and forward+backward (similarity -> softmax -> aggregate), it prints the
 peak memory of each implementation, their ratio (goal <= 0.3), the time ratio (goal <= 1.0) and the
-achieved GMAC/s (2 * C * k^2 * H * W MACs forward, 3x that for forward+backward; goal for the
-default forward at C = 256, 90x120, 7x7: >= 5 GMAC/s).
+achieved GMAC/s (2 * C * k^2 * H * W MACs forward, 3x that for forward+backward). The last setting
+is the laptop profile's CReFF (C = 64 on the 23x30 feature grid of 180x240 frames, 3x3 window).
+It ends with the targets at the paper's CReFF (C = 256, 90x120, 7x7), each with its measured value:
+default forward >= 5 GMAC/s, peak memory <= 0.3x the unfold reference's forward and fwd+bwd, and
+outputs and gradients equal to the reference's to float rounding (error against a float64
+unfold computation at most twice the float32 unfold reference's own). ``--sweep`` times the two CPU kernels, shift loops and tiles, forward and
+forward+backward on a grid of shapes, with the one the default picks (``TILED_MIN_ELEMENTS``).
 
 Peak memory on CPU is the peak resident set size (``VmHWM`` in ``/proc/self/status``) of a fresh
 process running one step, minus its resident size once the inputs exist: what the operating system
@@ -16,15 +21,20 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 
 import torch
 
 from arseg_tutorial.cost import latency_ms
+from arseg_tutorial.models import local_attention
 from arseg_tutorial.models.local_attention import (
     aggregate, aggregate_reference, local_attention_macs, similarity, similarity_reference,
 )
 
-SETTINGS = [(1, 256, 90, 120, 7), (1, 64, 180, 240, 7)]
+SETTINGS = [(1, 256, 90, 120, 7), (1, 64, 180, 240, 7), (1, 64, 23, 30, 3)]
+TARGET_SETTING = (1, 256, 90, 120, 7)
+SWEEP = [(c, h, w, kernel) for kernel in (3, 5, 7) for c, h, w in
+         ((32, 15, 20), (64, 23, 30), (64, 64, 64), (128, 60, 80), (128, 90, 120), (256, 90, 120))]
 IMPLEMENTATIONS = {"default": (similarity, aggregate), "unfold": (similarity_reference, aggregate_reference)}
 
 
@@ -74,17 +84,86 @@ def _peak_bytes_cuda(run, device) -> int:
     return torch.cuda.max_memory_allocated(device) - base
 
 
+def _outputs_and_gradients(sim_fn, agg_fn, q, k, v, kernel: int) -> tuple:
+    """(similarity, aggregate, grad q, grad k, grad v) of sum(aggregate(softmax(similarity))**2)."""
+    q, k, v = (t.detach().clone().requires_grad_(True) for t in (q, k, v))
+    sim = sim_fn(q, k, kernel)
+    agg = agg_fn(v, sim.softmax(-1), kernel)
+    agg.square().sum().backward()
+    return sim.detach(), agg.detach(), q.grad, k.grad, v.grad
+
+
+def _rounding_errors(q, k, v, kernel: int) -> dict[str, tuple[float, float]]:
+    """name -> (default, unfold) largest error against the unfold reference in float64, over the
+    largest value: float32 rounding is the unfold reference's own error."""
+    exact = _outputs_and_gradients(similarity_reference, aggregate_reference,
+                                   q.double(), k.double(), v.double(), kernel)
+    results = [_outputs_and_gradients(*fns, q, k, v, kernel) for fns in IMPLEMENTATIONS.values()]
+    names = ("similarity", "aggregate", "grad q", "grad k", "grad v")
+    return {name: tuple(((mine.double() - ref).abs().max() / ref.abs().max()).item() for mine in pair)
+            for name, ref, *pair in zip(names, exact, *results)}
+
+
+def _print_targets(results: dict, differences: dict[str, float]) -> None:
+    n, c, h, w, kernel = TARGET_SETTING
+    print(f"\ntargets at C={c} {h}x{w} k={kernel} (threads={torch.get_num_threads()}):")
+    rows = [("default forward GMAC/s", results[("forward", "default")][2], ">=", 5.0)]
+    for name in ("forward", "fwd+bwd"):
+        ratio = results[(name, "default")][0] / results[(name, "unfold")][0]
+        rows.append((f"peak memory {name} / unfold", ratio, "<=", 0.3))
+    rows += [(f"{name} error (vs float64)", mine, "<=", max(2 * unfold, 1e-6))
+             for name, (mine, unfold) in differences.items()]
+    for name, value, op, goal in rows:
+        met = value >= goal if op == ">=" else value <= goal
+        print(f"  {name:<32}{value:>10.3g}  goal {op} {goal:.3g}  {'met' if met else 'NOT MET'}")
+    print("  (errors: largest |x - x_float64| / largest |x_float64|; goal: at most twice the unfold "
+          "reference's own float32 error)")
+
+
+def _sweep(repeats: int) -> None:
+    """Forward and fwd+bwd ms of the loops and the tiles on SWEEP's shapes (CPU, batch 1)."""
+    print(f"\n{'C':>4}{'H x W':>9}{'k':>3}{'C*H*W':>9}  {'pass':<8}{'loops ms':>9}{'tiles ms':>9}"
+          f"{'faster':>8}{'default':>9}")
+    saved = dict(local_attention.TILED_MIN_ELEMENTS)
+    picks = ["tiles" if local_attention._uses_tiles(torch.empty(1, c, h, w), kernel) else "loops"
+             for c, h, w, kernel in SWEEP]
+    try:
+        for (c, h, w, kernel), pick in zip(SWEEP, picks):
+            torch.manual_seed(0)
+            q, k, v = (torch.randn(1, c, h, w) for _ in range(3))
+            for backward in (False, True):
+                for t in (q, k, v):
+                    t.requires_grad_(backward)
+                run = lambda: _step("default", q, k, v, kernel, backward)  # noqa: E731
+                times = {"loops": [], "tiles": []}
+                for _ in range(3):                                  # A B A B: load hits both alike
+                    for path, threshold in (("loops", 1 << 62), ("tiles", 0)):
+                        local_attention.TILED_MIN_ELEMENTS.clear()
+                        local_attention.TILED_MIN_ELEMENTS.update({kernel: threshold})
+                        times[path].append(latency_ms(run, warmup=1, repeats=repeats))
+                loops, tiles = min(times["loops"]), min(times["tiles"])
+                print(f"{c:>4}{f'{h}x{w}':>9}{kernel:>3}{c * h * w:>9}  "
+                      f"{'fwd+bwd' if backward else 'forward':<8}{loops:>9.2f}{tiles:>9.2f}"
+                      f"{'tiles' if tiles < loops else 'loops':>8}{pick:>9}")
+    finally:
+        local_attention.TILED_MIN_ELEMENTS.clear()
+        local_attention.TILED_MIN_ELEMENTS.update(saved)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--sweep", action="store_true", help="also time loops vs tiles per shape (CPU)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"device={device}, torch {torch.__version__}, threads={torch.get_num_threads()}")
+    print(f"device={device}, torch {torch.__version__}, threads={torch.get_num_threads()}, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'setting':<24}{'pass':<10}{'impl':<9}{'peak MiB':>9}{'ms':>9}{'GMAC/s':>8}"
           f"{'mem ratio':>11}{'time ratio':>11}")
+    targets = {}                            # (pass, impl) -> (peak bytes, ms, GMAC/s) at TARGET_SETTING
     for n, c, h, w, kernel in SETTINGS:
         torch.manual_seed(0)
         q, k, v = (torch.randn(n, c, h, w, device=device) for _ in range(3))
@@ -108,6 +187,13 @@ def main() -> None:
                               f"{ms / results['unfold'][1]:>11.3f}")
                 print(f"{label:<24}{name:<10}{impl:<9}{peak / 2**20:>9.1f}{ms:>9.1f}"
                       f"{macs / ms / 1e6:>8.2f}{ratios}")
+                if (n, c, h, w, kernel) == TARGET_SETTING:
+                    targets[(name, impl)] = (peak, ms, macs / ms / 1e6)
+        if (n, c, h, w, kernel) == TARGET_SETTING:
+            differences = _rounding_errors(q, k, v, kernel)
+    _print_targets(targets, differences)
+    if args.sweep:
+        _sweep(args.repeats)
 
 
 if __name__ == "__main__":

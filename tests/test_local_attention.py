@@ -144,24 +144,87 @@ def test_macs_formula():
     assert local_attention_macs(256, 90, 120, 7) == 2 * 256 * 49 * 90 * 120
 
 
-@pytest.mark.parametrize("kernel, size", [(1, (3, 4)), (3, (5, 7)), (5, (4, 3)), (7, (9, 11)), (7, (6, 2))])
-def test_matmul_forward_kernels_equal_the_reference(kernel, size):
-    from arseg_tutorial.models.local_attention import _aggregate_matmul, _similarity_matmul
+@pytest.mark.parametrize("kernel, size", [(1, (3, 4)), (3, (5, 7)), (3, (8, 8)), (5, (4, 3)), (5, (9, 13)),
+                                          (7, (9, 11)), (7, (6, 2)), (7, (1, 1)), (7, (12, 16)), (9, (5, 10))])
+def test_tiled_kernels_equal_the_reference(kernel, size):
+    """Tiles of 4 x 4: grids that are and are not multiples of 4, smaller than one tile or the
+    window, borders everywhere (zero keys still score 0 and take softmax mass), batch of 2."""
+    from arseg_tutorial.models.local_attention import _aggregate_tiled, _similarity_tiled
 
     g = torch.Generator().manual_seed(kernel)
     q, k, v = (torch.randn(2, 5, *size, generator=g, dtype=torch.float64) for _ in range(3))
     weights = torch.randn(2, *size, kernel * kernel, generator=g, dtype=torch.float64)
-    torch.testing.assert_close(_similarity_matmul(q, k, kernel), similarity_reference(q, k, kernel))
-    torch.testing.assert_close(_aggregate_matmul(v, weights, kernel), aggregate_reference(v, weights, kernel))
+    torch.testing.assert_close(_similarity_tiled(q, k, kernel), naive_similarity(q, k, kernel))
+    torch.testing.assert_close(_aggregate_tiled(v, weights, kernel), naive_aggregate(v, weights, kernel))
 
 
-def test_large_grids_take_the_matmul_path_and_match_the_loops():
+def test_tiled_kernels_read_non_contiguous_inputs():
+    from arseg_tutorial.models.local_attention import _aggregate_tiled, _similarity_tiled
+
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 7, 11, 6, generator=g).transpose(2, 3) for _ in range(3))
+    weights = torch.randn(2, 11, 6, 25, generator=g).transpose(1, 2)
+    torch.testing.assert_close(_similarity_tiled(q, k, 5), similarity_reference(q, k, 5))
+    torch.testing.assert_close(_aggregate_tiled(v, weights, 5), aggregate_reference(v, weights, 5))
+
+
+@pytest.fixture
+def tiles_everywhere(monkeypatch):
+    from arseg_tutorial.models import local_attention as la
+
+    monkeypatch.setattr(la, "_uses_tiles", lambda x, kernel: True)
+
+
+@pytest.mark.parametrize("kernel, shape", [(3, (2, 2, 5, 5)), (5, (1, 2, 6, 5)), (7, (1, 2, 5, 6))])
+def test_gradcheck_double_on_the_tiled_path(tiles_everywhere, kernel, shape):
+    g = torch.Generator().manual_seed(kernel)
+    q, k, v = (torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    weights = torch.randn(shape[0], *shape[2:], kernel * kernel, generator=g, dtype=torch.float64,
+                          requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: similarity(a, b, kernel), (q, k))
+    assert torch.autograd.gradcheck(lambda a, b: aggregate(a, b, kernel), (v, weights))
+
+
+@pytest.mark.parametrize("kernel", [3, 7])
+def test_tiled_gradients_equal_reference_gradients(tiles_everywhere, kernel):
+    test_default_gradients_equal_reference_gradients(kernel)
+
+
+def test_mirrored_windows_aggregate_as_the_loop_spreads():
+    from arseg_tutorial.models import local_attention as la
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 3, 7, 10, generator=g, dtype=torch.float64)
+    weights = torch.randn(2, 7, 10, 25, generator=g, dtype=torch.float64)
+    spread = la._scatter_loop(x, weights.permute(0, 3, 1, 2).contiguous(), 5)
+    torch.testing.assert_close(la._aggregate_loop(x, la._mirror_windows(weights, 5).permute(0, 3, 1, 2), 5), spread)
+    torch.testing.assert_close(la._aggregate_tiled(x, la._mirror_windows(weights, 5), 5), spread)
+
+
+def test_dispatch_paper_creff_takes_tiles_laptop_creff_keeps_loops():
+    from arseg_tutorial.models import local_attention as la
+
+    assert la._uses_tiles(torch.empty(1, 256, 90, 120), 7)        # paper: BiSeNet18 feature, 7x7
+    assert not la._uses_tiles(torch.empty(1, 64, 23, 30), 3)      # laptop: width 0.25, 180x240, 3x3
+    assert not la._uses_tiles(torch.empty(1, 32, 15, 20), 3)      # ci
+    assert not la._uses_tiles(torch.empty(1, 256, 90, 120), 1)
+
+
+def test_large_grids_take_the_tiles_and_match_the_loops():
     from arseg_tutorial.models import local_attention as la
 
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 64, 64, 66, generator=g) for _ in range(3))
-    assert la._uses_matmul(q)
+    assert la._uses_tiles(q, 7)
     weights = la.similarity(q, k, 7).softmax(-1)
     torch.testing.assert_close(weights, la._similarity_loop(q, k, 7).permute(0, 2, 3, 1).softmax(-1))
     loops = la._aggregate_loop(v, weights.permute(0, 3, 1, 2).contiguous(), 7)
     torch.testing.assert_close(la.aggregate(v, weights, 7), loops)
+
+
+def test_tiled_path_never_builds_the_unfold_tensor_forward_or_backward():
+    from arseg_tutorial.models import local_attention as la
+
+    assert la._uses_tiles(torch.empty(1, 64, 24, 28), 7)
+    largest, unfold_numel = _largest_tensor(similarity, aggregate, c=64, h=24, w=28)
+    assert largest < unfold_numel / 10

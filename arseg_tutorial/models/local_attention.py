@@ -11,17 +11,20 @@ Introduced in notebook 04. The official AR-Seg code ships these ops as a CUDA-on
 
 Two implementations are given:
 
-* ``similarity`` / ``aggregate`` (the default) loop over the ``kernel**2`` shifts, reading padded
-  slices and accumulating (N, H, W) maps. They never build the (N, C, kernel**2, H, W) tensor, and
-  their custom backward passes (``torch.autograd.Function``) are written the same way, so training
-  memory stays close to that of the inputs. On large grids (``MATMUL_MIN_ELEMENTS``) the forward
-  passes read the windows as strided views of a channels-last copy and run batched matmuls
-  instead, 4-5x faster (``benchmarks/bench_local_attention.py``), same results to float rounding.
+* ``similarity`` / ``aggregate`` (the default) never build the (N, C, kernel**2, H, W) tensor,
+  forward or backward (custom ``torch.autograd.Function`` passes), so training memory stays close
+  to that of the inputs. On small grids they loop over the ``kernel**2`` shifts, reading padded
+  slices and accumulating (N, H, W) maps. On large CPU grids (``TILED_MIN_ELEMENTS``) they run
+  dense matmuls over tiles of 4 x 4 queries and the keys their windows cover, ~4x faster than
+  the loops at the paper's CReFF (``benchmarks/bench_local_attention.py``), same results to float
+  rounding.
 * ``similarity_reference`` / ``aggregate_reference`` use ``F.unfold`` and read like the definition;
   they cost ``kernel**2`` times the memory of the input and serve as the readable reference that
   the tests compare against.
 """
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -113,83 +116,156 @@ def _scatter_loop(x: Tensor, weights_nkhw: Tensor, kernel: int) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------
-# Fast forward kernels for large grids: channels-last windows as strided views, batched matmuls.
-# The loops above read every input once per shift (kernel**2 passes over a map that does not fit
-# in cache); these read each window from cache. Below MATMUL_MIN_ELEMENTS the loops are faster.
+# Fast kernels for large grids: dense matmuls over tiles. A tile of t x t queries has windows that
+# together cover an s x s region of keys (s = t + kernel - 1); one matmul gives every query's score
+# with every key of the region, and each query keeps its kernel**2 of them (``_window_index``).
+# Stored column by column (``_column_band``), each tile's region is one (C, s*s) matrix view, so
+# a row of tiles is one batched matmul with no copy of the regions. The matmul does s*s / kernel**2
+# times the useful work (2x for t = 4, kernel 7), but runs ~10x faster per multiply-accumulate than
+# the loops' elementwise passes over memory. Working buffers hold one row of tiles.
 # ----------------------------------------------------------------------------------------------
 
-MATMUL_MIN_ELEMENTS = 1 << 18
-"""C * H * W from which the forward passes use the matmul kernels (C = 256 at 90x120 is 2.8M;
-the laptop CReFF, C = 64 at 23x30, is 44k and keeps the loops)."""
+TILED_MIN_ELEMENTS = {3: 1 << 21, 5: 1 << 20}
+"""C * H * W from which the ops use the tiled kernels on CPU, per window size (larger windows:
+``1 << 13``). Small windows do little work per pixel, so the loops stay faster up to larger grids.
+Measured with ``benchmarks/bench_local_attention.py --sweep``: the paper's CReFF (C = 256 at 90x120,
+7x7, 2.8M) takes the tiles; the laptop CReFF (C = 64 at 23x30, 3x3, 44k) keeps the loops."""
 _TILE = 4
+"""Tile side t (t x t queries per tile; 4 and 6 measured alike for 3x3 to 9x9 windows)."""
 
 
-def _flat_rows(x: Tensor, kernel: int) -> Tensor:
-    """(N, C, H, W) -> (N, L) channels-last buffer, rows zero-padded by r above and below, r + tile
-    zero pixels before and after: pixel (y + dy, x + dx) of a window sits at a constant stride."""
-    n, c, h, w = x.shape
-    r = kernel // 2
-    buf = x.new_zeros((n, (h + 2 * r) * w * c + (3 * r + _TILE) * c))
-    start = r * c + r * w * c
-    buf[:, start:start + h * w * c].view(n, h, w, c).copy_(x.permute(0, 2, 3, 1))
-    return buf
+def _uses_tiles(x: Tensor, kernel: int) -> bool:
+    if x.device.type != "cpu" or kernel == 1:
+        return False
+    return x[0].numel() >= TILED_MIN_ELEMENTS.get(kernel, 1 << 13)
 
 
-def _zero_wrapped_columns(windows: Tensor, kernel: int) -> None:
-    """In place, on (N, H, W, kernel, kernel): window columns that fell off the row's ends (the
-    flat buffer wraps them onto the neighbouring row) become 0, as in zero padding."""
-    r, width = kernel // 2, windows.shape[2]
-    for j in range(kernel):
-        dx = j - r
-        if dx < 0:
-            windows[:, :, :-dx, :, j] = 0
-        elif dx > 0:
-            windows[:, :, max(width - dx, 0):, :, j] = 0
+@functools.lru_cache(maxsize=None)
+def _window_index(t: int, kernel: int, queries_by_column: bool) -> Tensor:
+    """Flat positions in a tile's (t*t, s*s) score matrix (s = t + kernel - 1) of each query's
+    window, in the ops' order: entry ``p * kernel**2 + idx`` is ``p * s*s + region position``.
+
+    Queries are numbered ``x * t + y`` (by column) or ``y * t + x`` (by row) within the tile;
+    region keys are numbered ``x * s + y`` (by column, the layout of ``_column_band``).
+    """
+    s = t + kernel - 1
+    y, x = torch.meshgrid(torch.arange(t), torch.arange(t), indexing="ij")
+    i, j = torch.meshgrid(torch.arange(kernel), torch.arange(kernel), indexing="ij")
+    query = (x * t + y if queries_by_column else y * t + x).reshape(-1, 1)
+    key = (x.reshape(-1, 1) + j.reshape(1, -1)) * s + (y.reshape(-1, 1) + i.reshape(1, -1))
+    order = query.view(-1).argsort()
+    return (query * s * s + key)[order].reshape(-1)
 
 
-def _similarity_matmul(q: Tensor, k: Tensor, kernel: int) -> Tensor:
-    """``similarity`` forward, (N, H, W, kernel**2): per window row, tiles of ``_TILE`` queries
-    times the ``_TILE + kernel - 1`` keys they see (one batched matmul), diagonals kept."""
+def _column_band(band: Tensor, x: Tensor, b: int, row0: int, pad: int) -> Tensor:
+    """Fill ``band`` (C, width, rows), in place, with rows ``row0 ..`` of ``x[b]`` (N, C, H, W)
+    stored column by column: ``band[c, pad + col, r] = x[b, c, row0 + r, col]``, 0 outside ``x``.
+    Columns outside ``pad .. pad + W`` are left as they are (zero from the allocation)."""
+    rows = band.shape[2]
+    h, w = x.shape[-2:]
+    lo, hi = max(row0, 0), min(row0 + rows, h)
+    band[:, :, :lo - row0].zero_()
+    band[:, :, hi - row0:].zero_()
+    band[:, pad:pad + w, lo - row0:hi - row0].copy_(x[b, :, lo:hi].transpose(1, 2))
+    return band
+
+
+def _tile_matrices(band: Tensor, t: int, tiles: int) -> Tensor:
+    """(C, width, s) column band -> (tiles, C, s*s) view: tile j's s x s block, columns from j*t."""
+    c, width, s = band.shape
+    return band.as_strided((tiles, c, s * s), (t * s, width * s, 1))
+
+
+def _similarity_tiled(q: Tensor, k: Tensor, kernel: int) -> Tensor:
+    """``similarity`` by tiles, (N, H, W, kernel**2): per row of tiles, one batched matmul of the
+    tiles' (t*t, C) queries with their (C, s*s) key regions; each query's window picked out."""
     n, c, h, w = q.shape
-    hw, span = h * w, _TILE + kernel - 1
-    tiles = -(-hw // _TILE)
-    keys = _flat_rows(k, kernel)
-    queries = q.new_zeros((n, tiles * _TILE, c))
-    queries[:, :hw].view(n, h, w, c).copy_(q.permute(0, 2, 3, 1))
-    queries = queries.view(n, tiles, _TILE, c)
-    products = q.new_empty((n, kernel, tiles, _TILE, span))
+    t, r, kk = _TILE, kernel // 2, kernel * kernel
+    rows, cols = -(-h // t), -(-w // t)
+    index = _window_index(t, kernel, queries_by_column=True)
+    key_band = k.new_zeros((c, cols * t + 2 * r, t + 2 * r))
+    query_band = q.new_zeros((c, cols * t, t))
+    scores = q.new_empty((cols, t * t, (t + 2 * r) ** 2))
+    out = q.new_empty((n, rows * t, cols * t, kk))
     for b in range(n):
-        for i in range(kernel):
-            window_keys = keys.as_strided((tiles, c, span), (_TILE * c, 1, c),
-                                          keys.stride(0) * b + i * w * c)
-            torch.bmm(queries[b], window_keys, out=products[b, i])
-    diagonals = products.as_strided((n, kernel, tiles, _TILE, kernel),
-                                    products.stride()[:3] + (span + 1, 1))
-    out = diagonals.permute(0, 2, 3, 1, 4).reshape(n, tiles * _TILE, kernel * kernel)[:, :hw]
-    out = out.reshape(n, h, w, kernel, kernel)
-    _zero_wrapped_columns(out, kernel)
-    return out.view(n, h, w, kernel * kernel)
+        for a in range(rows):
+            keys = _tile_matrices(_column_band(key_band, k, b, a * t - r, r), t, cols)
+            queries = _tile_matrices(_column_band(query_band, q, b, a * t, 0), t, cols)
+            torch.bmm(queries.transpose(1, 2), keys, out=scores)
+            picked = scores.view(cols, -1).index_select(1, index).view(cols, t, t, kk)
+            out[b, a * t:(a + 1) * t].view(t, cols, t, kk).copy_(picked.permute(2, 0, 1, 3))
+    return out[:, :h, :w].contiguous() if out.shape[1:3] != (h, w) else out
 
 
-def _aggregate_matmul(v: Tensor, weights: Tensor, kernel: int) -> Tensor:
-    """``aggregate`` forward, (N, C, H, W): per window row, each pixel's (1, kernel) weights times
-    its (kernel, C) values (one batched matmul over the pixels), accumulated."""
+def _aggregate_tiled(v: Tensor, weights: Tensor, kernel: int) -> Tensor:
+    """``aggregate`` by tiles, (N, C, H, W): per row of tiles, the weights scattered into (t*t, s*s)
+    matrices (zero off the windows), one batched matmul with the tiles' (C, s*s) value regions."""
     n, c, h, w = v.shape
-    values = _flat_rows(v, kernel)
-    masked = weights.reshape(n, h, w, kernel, kernel).clone()
-    _zero_wrapped_columns(masked, kernel)
-    masked = masked.view(n, h * w, kernel, kernel)
-    out = v.new_zeros((n, h * w, 1, c))
+    weights = weights.contiguous()
+    t, r, kk = _TILE, kernel // 2, kernel * kernel
+    rows, cols = -(-h // t), -(-w // t)
+    index = _window_index(t, kernel, queries_by_column=False)
+    padded = weights if (rows * t, cols * t) == (h, w) else F.pad(weights, (0, 0, 0, cols * t - w, 0, rows * t - h))
+    value_band = v.new_zeros((c, cols * t + 2 * r, t + 2 * r))
+    dense = v.new_zeros((cols, t * t * (t + 2 * r) ** 2))     # entries off the windows stay 0
+    res = v.new_empty((cols, c, t * t))
+    out = v.new_empty((n, c, h, w))
     for b in range(n):
-        for i in range(kernel):
-            window_values = values.as_strided((h * w, kernel, c), (c, c, 1),
-                                              values.stride(0) * b + i * w * c)
-            out[b].baddbmm_(masked[b, :, i:i + 1], window_values)
-    return out.view(n, h, w, c).permute(0, 3, 1, 2).contiguous()
+        for a in range(rows):
+            values = _tile_matrices(_column_band(value_band, v, b, a * t - r, r), t, cols)
+            tile_weights = padded[b, a * t:(a + 1) * t].view(t, cols, t, kk).transpose(0, 1)
+            dense.index_copy_(1, index, tile_weights.reshape(cols, -1))
+            torch.bmm(values, dense.view(cols, t * t, -1).transpose(1, 2), out=res)
+            _put_tiles(out[b, :, a * t:(a + 1) * t], res.view(cols, c, t, t))
+    return out
 
 
-def _uses_matmul(x: Tensor) -> bool:
-    return x.device.type == "cpu" and x[0].numel() >= MATMUL_MIN_ELEMENTS
+def _put_tiles(dest: Tensor, tiles: Tensor) -> None:
+    """dest (C, rows, W) <- tiles (cols, C, t, t) side by side, the last row and column of tiles
+    cropped to fit (no padded copy of the output to crop afterwards)."""
+    cols, c, t, _ = tiles.shape
+    rows, w = dest.shape[1:]
+    full = w // t
+    dest[:, :, :full * t].view(c, rows, full, t).copy_(tiles[:full, :, :rows].permute(1, 2, 0, 3))
+    if full < cols:
+        dest[:, :, full * t:].copy_(tiles[full, :, :rows, :w - full * t])
+
+
+def _mirror_windows(weights: Tensor, kernel: int) -> Tensor:
+    """(N, H, W, kernel**2) -> (N, H, W, kernel**2): entry (y, x, offset e) is the weight that
+    pixel (y, x) + e gives to (y, x), i.e. ``weights[y + ey, x + ex, offset -e]``, 0 outside.
+
+    Spreading x with ``weights`` (the transpose of ``aggregate``) is aggregating x with these.
+    The offset of index ``idx`` negated is index ``kernel**2 - 1 - idx`` (row-major order), so one
+    strided view of the zero-padded weights reads them all.
+    """
+    n, h, w, kk = weights.shape
+    r = kernel // 2
+    padded = F.pad(weights, (0, 0, r, r, r, r))
+    s0, s1, s2, _ = padded.stride()
+    mirrored = padded.as_strided((n, h, w, kernel, kernel), (s0, s1, s2, s1 - kernel, s2 - 1), kk - 1)
+    return mirrored.reshape(n, h, w, kk)
+
+
+def _similarity_any(q: Tensor, k: Tensor, kernel: int) -> Tensor:
+    """(N, C, H, W) x2 -> (N, H, W, kernel**2), by tiles or by loops (``_uses_tiles``)."""
+    if _uses_tiles(q, kernel):
+        return _similarity_tiled(q, k, kernel)
+    return _similarity_loop(q, k, kernel).permute(0, 2, 3, 1).contiguous()
+
+
+def _aggregate_any(v: Tensor, weights: Tensor, kernel: int) -> Tensor:
+    """(N, C, H, W) values, (N, H, W, kernel**2) weights -> (N, C, H, W), by tiles or by loops."""
+    if _uses_tiles(v, kernel):
+        return _aggregate_tiled(v, weights, kernel)
+    return _aggregate_loop(v, weights.permute(0, 3, 1, 2).contiguous(), kernel)
+
+
+def _spread_any(x: Tensor, weights: Tensor, kernel: int) -> Tensor:
+    """The transpose of ``_aggregate_any``: out(y + dy, x + dx) += weights(y, x, idx) * x(y, x)."""
+    if _uses_tiles(x, kernel):
+        return _aggregate_tiled(x, _mirror_windows(weights, kernel), kernel)
+    return _scatter_loop(x, weights.permute(0, 3, 1, 2).contiguous(), kernel)
 
 
 class _Similarity(torch.autograd.Function):
@@ -197,17 +273,15 @@ class _Similarity(torch.autograd.Function):
     def forward(ctx, q: Tensor, k: Tensor, kernel: int) -> Tensor:
         ctx.save_for_backward(q, k)
         ctx.kernel = kernel
-        if _uses_matmul(q):
-            return _similarity_matmul(q, k, kernel)
-        return _similarity_loop(q, k, kernel).permute(0, 2, 3, 1).contiguous()
+        return _similarity_any(q, k, kernel)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
         q, k = ctx.saved_tensors
-        grad_nkhw = grad_out.permute(0, 3, 1, 2).contiguous()
-        grad_q = _aggregate_loop(k, grad_nkhw, ctx.kernel) if ctx.needs_input_grad[0] else None
-        grad_k = _scatter_loop(q, grad_nkhw, ctx.kernel) if ctx.needs_input_grad[1] else None
+        grad_out = grad_out.contiguous()
+        grad_q = _aggregate_any(k, grad_out, ctx.kernel) if ctx.needs_input_grad[0] else None
+        grad_k = _spread_any(q, grad_out, ctx.kernel) if ctx.needs_input_grad[1] else None
         return grad_q, grad_k, None
 
 
@@ -216,20 +290,15 @@ class _Aggregate(torch.autograd.Function):
     def forward(ctx, v: Tensor, weights: Tensor, kernel: int) -> Tensor:
         ctx.save_for_backward(v, weights)
         ctx.kernel = kernel
-        if _uses_matmul(v):
-            return _aggregate_matmul(v, weights, kernel)
-        return _aggregate_loop(v, weights.permute(0, 3, 1, 2).contiguous(), kernel)
+        return _aggregate_any(v, weights, kernel)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
         v, weights = ctx.saved_tensors
-        weights_nkhw = weights.permute(0, 3, 1, 2).contiguous()
         grad_out = grad_out.contiguous()
-        grad_v = _scatter_loop(grad_out, weights_nkhw, ctx.kernel) if ctx.needs_input_grad[0] else None
-        grad_w = None
-        if ctx.needs_input_grad[1]:
-            grad_w = _similarity_loop(grad_out, v, ctx.kernel).permute(0, 2, 3, 1).contiguous()
+        grad_v = _spread_any(grad_out, weights, ctx.kernel) if ctx.needs_input_grad[0] else None
+        grad_w = _similarity_any(grad_out, v, ctx.kernel) if ctx.needs_input_grad[1] else None
         return grad_v, grad_w, None
 
 
