@@ -92,17 +92,25 @@ def _flow_to_feature_grid(flow: torch.Tensor, batch: int, size: tuple[int, int])
     return (resized * scale).expand(batch, -1, -1, -1)
 
 
-def _warp_torch(features: torch.Tensor, flow: torch.Tensor, mode: Mode,
-                padding: Padding) -> torch.Tensor:
+def _sample_positions(features: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, h, w) x and y feature-pixel coordinates that each output pixel samples."""
     import torch
 
     if features.dim() != 4:
         raise ValueError(f"torch input must be (N, C, h, w) features, got {tuple(features.shape)}")
-    batch, channels, height, width = features.shape
+    batch, _, height, width = features.shape
     flow = _flow_to_feature_grid(flow.to(features.device, features.dtype), batch, (height, width))
     ys = torch.arange(height, dtype=features.dtype, device=features.device).view(1, height, 1)
     xs = torch.arange(width, dtype=features.dtype, device=features.device).view(1, 1, width)
-    px, py = xs + flow[:, 0], ys + flow[:, 1]
+    return xs + flow[:, 0], ys + flow[:, 1]
+
+
+def _warp_torch(features: torch.Tensor, flow: torch.Tensor, mode: Mode,
+                padding: Padding) -> torch.Tensor:
+    import torch
+
+    px, py = _sample_positions(features, flow)
+    batch, channels, height, width = features.shape
     if padding == "border":
         px, py = px.clamp(0, width - 1), py.clamp(0, height - 1)
     if mode == "nearest":
@@ -128,14 +136,9 @@ def _warp_grid_sample(features: torch.Tensor, flow: torch.Tensor, padding: Paddi
     import torch
     import torch.nn.functional as F
 
-    if features.dim() != 4:
-        raise ValueError(f"torch input must be (N, C, h, w) features, got {tuple(features.shape)}")
-    batch, _, height, width = features.shape
-    flow = _flow_to_feature_grid(flow.to(features.device, features.dtype), batch, (height, width))
-    ys = torch.arange(height, dtype=features.dtype, device=features.device).view(1, height, 1)
-    xs = torch.arange(width, dtype=features.dtype, device=features.device).view(1, 1, width)
-    grid = torch.stack(((xs + flow[:, 0]) * (2 / max(width - 1, 1)) - 1,
-                        (ys + flow[:, 1]) * (2 / max(height - 1, 1)) - 1), dim=-1)
+    px, py = _sample_positions(features, flow)
+    height, width = features.shape[-2:]
+    grid = torch.stack((px * (2 / max(width - 1, 1)) - 1, py * (2 / max(height - 1, 1)) - 1), dim=-1)
     return F.grid_sample(features, grid, mode="bilinear", padding_mode=padding, align_corners=True)
 
 
