@@ -83,6 +83,14 @@ def inference_networks(hr_model: nn.Module, lr_model: nn.Module,
     return hr, arseg
 
 
+def _same_classifier(a: nn.Module, b: nn.Module) -> bool:
+    """Whether ``a.classify`` and ``b.classify`` compute the same function: the same classifier
+    weights (FST's shared frozen classifier: every shipped AR-Seg network) and upsampling."""
+    ours, theirs = a.classifier.state_dict(), b.classifier.state_dict()
+    return (a.upsample_align_corners == b.upsample_align_corners and ours.keys() == theirs.keys()
+            and all(torch.equal(ours[k], theirs[k]) for k in ours))
+
+
 class _Player:
     """Shared by both players: frames are read and segmented a group at a time, one frame per
     group, or one GOP per group with ``batch_gop`` (a GOP's frames in one batch through each
@@ -178,6 +186,7 @@ class ARSegPlayer(_Player):
         self.chain_mode = chain
         self.keyframe_feature: Tensor | None = None
         self.chain: GridChain | tuple[np.ndarray, np.ndarray] | None = None
+        self._one_classifier = _same_classifier(arseg.hr_model, arseg.lr_model)
 
     def _flow(self, frame: DecodedFrame, grid: tuple[int, int]) -> Tensor:
         """The frame's backward flow to its keyframe: (2, h, w) feature pixels ("grid") or
@@ -201,14 +210,13 @@ class ARSegPlayer(_Player):
     def _segment(self, group: list[DecodedFrame], x: Tensor) -> Tensor:
         times, arseg = self.times, self.arseg
         size = tuple(x.shape[-2:])
-        logits = []
+        to_classify = []  # (network whose classifier applies, feature), in frame order
         if group[0].frame_type == "I":
             with times.stage("hr_net"):
                 self.keyframe_feature = arseg.hr_model.forward_phase1(x[:1])
             with times.stage("flow"):
                 self._flow(group[0], tuple(self.keyframe_feature.shape[-2:]))
-            with times.stage("classify"):
-                logits.append(arseg.hr_model.classify(self.keyframe_feature, size))
+            to_classify.append((arseg.hr_model, self.keyframe_feature))
             group, x = group[1:], x[1:]
         if group:
             if self.keyframe_feature is None:
@@ -220,13 +228,14 @@ class ARSegPlayer(_Player):
                 reference = warp(self.keyframe_feature.expand(len(group), -1, -1, -1), flows, "bilinear",
                                  exact=False)
             if self.warp_only:
-                with times.stage("classify"):
-                    logits.append(arseg.hr_model.classify(reference, size))
+                to_classify.append((arseg.hr_model, reference))
             else:
                 with times.stage("lr_net"):
                     lr_feature = arseg.lr_model.forward_phase1(downsample_frame(x, arseg.lr_scale))
                 with times.stage("creff"):
-                    fused = arseg.lr_model.fuse(lr_feature, reference)
-                with times.stage("classify"):
-                    logits.append(arseg.lr_model.classify(fused, size))
-        return torch.cat(logits) if len(logits) > 1 else logits[0]
+                    to_classify.append((arseg.lr_model, arseg.lr_model.fuse(lr_feature, reference)))
+        with times.stage("classify"):
+            if len(to_classify) == 2 and self._one_classifier:    # a GOP batch: one call for all
+                return arseg.hr_model.classify(torch.cat([f for _, f in to_classify]), size)
+            logits = [model.classify(feature, size) for model, feature in to_classify]
+            return torch.cat(logits) if len(logits) > 1 else logits[0]

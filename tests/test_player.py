@@ -90,6 +90,24 @@ def test_a_gop_in_one_batch_gives_the_per_frame_labels(video, arseg, warp_only):
     np.testing.assert_array_equal(gop[[0, GOP]], hr_gop[[0, GOP]])
 
 
+def test_a_gop_batch_classifies_once_only_when_the_classifiers_are_one(video, arseg):
+    """FST shares HR's classifier with the LR branch; a GOP batch then classifies the keyframe
+    and its P-frames in one call. An LR branch with a classifier of its own keeps two calls and
+    gets the same labels as frame by frame."""
+    import copy
+
+    assert ARSegPlayer(video.path, arseg)._one_classifier
+    own = copy.deepcopy(arseg)
+    with torch.no_grad():
+        for p in own.lr_model.classifier.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    assert not ARSegPlayer(video.path, own)._one_classifier
+    one = np.stack(play(ARSegPlayer(video.path, own)))
+    gop = np.stack(play(ARSegPlayer(video.path, own, batch_gop=True)))
+    assert (gop == one).mean() >= 0.999
+    assert (gop != np.stack(play(ARSegPlayer(video.path, arseg, batch_gop=True)))).any()
+
+
 def test_players_keep_at_most_one_gop(video, arseg):
     player = ARSegPlayer(video.path, arseg, batch_gop=True)
     with torch.inference_mode():
