@@ -131,13 +131,15 @@ def further_reading(chapter: str) -> str | None:
     return None
 
 
-SOLUTION_TAG = "hide-input"
-"""MyST-NB's tag for a code cell shown folded behind a "Show code cell source" toggle: the book
-folds every exercise's solution this way (its check's output stays visible)."""
+SOLUTION_TAGS = ("hide-input", "hide-output")
+"""MyST-NB's tags for a code cell whose source and output are folded behind "Show code cell
+source" / "Show code cell output" toggles: the book folds every exercise's solution and its
+check's output (which may print the answer) this way."""
 
 
 def book_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
-    """The executed notebook as a book page: exercise solutions folded, further reading appended."""
+    """The executed notebook as a book page: exercise solutions and their output folded, further
+    reading appended."""
     from arseg_tutorial.student import solution_regions
 
     reading = further_reading(chapter)
@@ -147,8 +149,7 @@ def book_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type == "code" and solution_regions(cell.source):
             tags = cell.metadata.setdefault("tags", [])
-            if SOLUTION_TAG not in tags:
-                tags.append(SOLUTION_TAG)
+            tags.extend(tag for tag in SOLUTION_TAGS if tag not in tags)
     nb.cells.append(nbformat.v4.new_markdown_cell("## Further reading\n\n" + reading))
     return nb
 

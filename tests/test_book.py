@@ -110,8 +110,8 @@ def test_answers_in_details_blocks_render_folded(tmp_path):
 
 
 def test_exercise_solutions_are_folded_in_the_book(book):
-    """Each exercise's solution cell is folded behind MyST-NB's "show code" toggle; its check's
-    output stays on the page."""
+    """Each exercise's solution cell is folded behind MyST-NB's "show code" toggle, and its output
+    (the check may print the answer) behind "show output"."""
     folded = 0
     for page in sorted((book / "notebooks").glob("*.html")):
         html = page.read_text()
@@ -120,5 +120,7 @@ def test_exercise_solutions_are_folded_in_the_book(book):
             opened = before.rfind("<details")
             assert opened > before.rfind("</details>"), f"{page.name}: a solution is not folded"
             assert "hide above-input" in html[opened:html.index(">", opened)], page.name
+            cell = before.rfind('<div class="cell ')
+            assert "tag_hide-output" in html[cell:html.index(">", cell)], f"{page.name}: output shown"
             folded += 1
     assert folded >= 8, f"only {folded} folded solutions found in the book"
