@@ -26,16 +26,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    return make_test_video(970_001, num_gops=2, height=120, width=160, gop_length=GOP,
-                           path=tmp_path_factory.mktemp("video") / "test.mp4")
+def video(two_gop_video):
+    return two_gop_video(970_001, GOP)
 
 
 @pytest.fixture(scope="module")
-def networks():
-    torch.manual_seed(0)
-    hr = build_model("bisenet18", NUM_CLASSES, width=0.125).eval()
-    lr = build_model("bisenet18", NUM_CLASSES, width=0.125)
+def networks(tiny_networks):
+    hr, lr = tiny_networks
     lr.add_creff()
     lr.classifier.load_state_dict(hr.classifier.state_dict())     # as in a shipped AR-Seg checkpoint
     return hr, lr.eval()

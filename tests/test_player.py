@@ -5,10 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from arseg_tutorial.endtoend import make_test_video
-from arseg_tutorial.models import ARSeg, build_model
+from arseg_tutorial.models import ARSeg
 from arseg_tutorial.player import ARSegPlayer, HRPlayer, labels_of
-from arseg_tutorial.scenes import NUM_CLASSES
 from arseg_tutorial.train.data import to_input
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -16,17 +14,13 @@ GOP = 6
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    return make_test_video(970_003, num_gops=2, height=120, width=160, gop_length=GOP,
-                           path=tmp_path_factory.mktemp("video") / "player.mp4")
+def video(two_gop_video):
+    return two_gop_video(970_003, GOP)
 
 
 @pytest.fixture(scope="module")
-def arseg():
-    torch.manual_seed(0)
-    hr = build_model("bisenet18", NUM_CLASSES, width=0.125).eval()
-    lr = build_model("bisenet18", NUM_CLASSES, width=0.125).eval()
-    return ARSeg(hr, lr, 0.5, creff_kernel=3).eval()
+def arseg(tiny_networks):
+    return ARSeg(*tiny_networks, 0.5, creff_kernel=3).eval()
 
 
 def play(player) -> list[np.ndarray]:
