@@ -145,7 +145,7 @@ def test_creff_movement_is_zero_at_the_start_and_sees_a_trained_change():
     from arseg_tutorial.models.creff import CReFF, POSITION_BIAS_INIT
     from arseg_tutorial.train.trainer import init_creff_identity
 
-    creff = CReFF(8, 3, "tutorial")
+    creff = CReFF(8, 3, "position_bias")
     init_creff_identity(creff)
     start = results.creff_movement(creff)
     assert start["conv_max_change"] == 0 and start["centre_bias"] == POSITION_BIAS_INIT and start["other_bias"] == 0
@@ -160,9 +160,9 @@ def test_creff_movement_is_zero_at_the_start_and_sees_a_trained_change():
 def test_splits_table_shows_test_and_unseen_with_every_method(sweep):
     full = copy.deepcopy(sweep)
     full["oracle"] = {"0.5": {"mean_miou": 58.0}}
-    full["creff_variants"] = {"paper": {"0.5": {"mean_miou": 50.0}}}
+    full["creff_variants"] = {"position_bias": {"0.5": {"mean_miou": 50.0}}}
     full["unseen"] = {"methods": copy.deepcopy(sweep["methods"]), "oracle": {"0.5": {"mean_miou": 57.0}},
-                      "creff_variants": {"paper": {"0.5": {"mean_miou": 49.0}}}}
+                      "creff_variants": {"position_bias": {"0.5": {"mean_miou": 49.0}}}}
     lines = results.format_splits_table(full, 0.5).splitlines()
     assert lines[1].split() == ["test", "60.00", "50.00", "54.96", "50.00", "54.50", "58.00"]
     assert lines[2].split()[0] == "unseen" and lines[2].split()[-1] == "57.00"

@@ -69,7 +69,7 @@ def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0,
         seed_everything(seed)
         hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
         lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        variant = ABLATIONS.get(ablation, {}).get("creff_variant", "tutorial")
+        variant = ABLATIONS.get(ablation, {}).get("creff_variant", "paper")
         return DemoModel(ARSeg(hr, lr, lr_scale, creff_kernel=profile.creff_kernel, creff_variant=variant).eval(), False,
                          f"UNTRAINED bisenet18 (width {profile.net_width}, seed {seed}): no shipped "
                          "checkpoints found; weights are random")
