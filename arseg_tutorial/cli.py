@@ -44,10 +44,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = recipes.make_config(profile, args.method, args.scale, args.ablation, seed=args.seed)
     if args.steps is not None:
         config = type(config)(**{**config.__dict__, "steps": args.steps,
-                                 "stage1_steps": args.steps // 2 if args.method == "arseg" else 0})
+                                 "stage1_steps": min(config.stage1_steps, args.steps // 2)})
     if args.batch_size is not None:
         config = type(config)(**{**config.__dict__, "batch_size": args.batch_size})
-    run = recipes.Run(recipes.run_name(args.method, args.scale, args.ablation), config, args.ablation)
+    run = recipes.Run(recipes.run_name(args.method, args.scale, args.ablation, args.seed), config, args.ablation)
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     if checkpoint is not None and checkpoint.exists():
         from arseg_tutorial.train.checkpoint import load_checkpoint
@@ -64,12 +64,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         hr_state = hr.state_dict()
     checkpoint = checkpoint or recipes.run_checkpoint_path(profile, run, hr_state)
     clips = load_clips(split_config(profile, "train"), progress=True)
+    val_clips = load_clips(split_config(profile, "val"), progress=True) if config.eval_every else None
     result = train(config, clips, checkpoint, hr_state=hr_state, max_steps=args.max_steps,
-                   device=get_device(args.device), progress=not args.quiet, profile=profile.name)
+                   device=get_device(args.device), progress=not args.quiet, profile=profile.name,
+                   val_clips=val_clips)
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return 0
     loss = f"final loss {result.history[-1]['loss']:.4f}" if result.history else "no steps trained"
-    print(f"{run.name}: {result.steps_done}/{config.steps} steps in {result.seconds:.0f} s, "
+    print(f"{run.name}: {result.steps_done}/{result.end_step} steps in {result.seconds:.0f} s, "
           f"{loss}; checkpoint {checkpoint}")
     if args.out and result.complete:
         sha = assets.export_state_dict(result.model, args.out, result.meta)
