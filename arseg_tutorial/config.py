@@ -49,8 +49,8 @@ class Profile:
             ``arseg_tutorial.train.trainer.creff_learning_rate_sum``) should be at least the
             official recipe's, about 0.44.
         output_stride: BiSeNet18's input pixels per feature cell. The paper's 8 at 720x960 makes
-            an LR cell at s = 0.5 4.4 % of the frame height; the small profiles keep that
-            geometry with 4 (``models.bisenet``).
+            an LR cell at s = 0.5 2.2 % of the frame height; at 180x240 stride 8 makes it 8.9 %
+            and stride 4 4.4 %, the small profiles' choice (``models.bisenet``).
         schedule: "cosine" (a fixed number of steps) or "plateau" (every run until its
             validation mIoU stops rising, ``train.plateau``); the ``*_steps`` are then caps.
         eval_every: steps between validation evaluations (0 = none).

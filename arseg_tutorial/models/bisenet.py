@@ -7,8 +7,10 @@ CoinCheung/BiSeNet layout): at ``width=1.0`` the parameter counts equal the offi
 
 ``output_stride=4`` (the small profiles) keeps every layer and weight name but drops the ResNet
 stem's max-pool and the spatial path's last stride, so the feature lies on a grid of 1/4 of the
-input: at 180x240 one cell at s = 0.5 is then 4.4 % of the frame height, the size an official
-1/8 cell has at CamVid's 720x960 (2.2 % at s = 1, 4.4 % at s = 0.5), instead of 8.9 %.
+input. What matters for AR-Seg is the size of a cell relative to the frame: at s = 0.5 an LR cell
+covers 16 frame pixels at stride 8, which is 2.2 % of CamVid's 720-px height but 8.9 % of a
+180-px frame; stride 4 makes it 4.4 % there, half-way to the paper's geometry at 3x the
+multiply-accumulates.
 
 As in the official model, BatchNorm runs on globally pooled (N, C, 1, 1) vectors (ARM, FFM, global
 context), so training mode needs a batch of at least 2 frames.
