@@ -236,7 +236,7 @@ def sweep_with_warp(sweep: dict, folder=None, use_cache: bool = True) -> dict:
         report = json.loads(path.read_text())
     else:
         from arseg_tutorial.config import get_profile
-        from arseg_tutorial.train.build import evaluate_networks
+        from arseg_tutorial.evaluate import evaluate_networks
 
         report = evaluate_networks("warp", 1.0, assets.load_shipped("hr", folder), None,
                                    shipped_test_clips(manifest), get_profile(manifest["profile"]),
