@@ -204,7 +204,7 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
         The segmenter; it puts the networks in eval mode and runs under ``torch.inference_mode``.
     """
     from arseg_tutorial.models.arseg import ARSeg, downsample_frame, warp_reference_logits
-    from arseg_tutorial.train.data import to_input
+    from arseg_tutorial.models.preprocess import to_input
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")

@@ -30,7 +30,7 @@ from arseg_tutorial.codec.video import DecodedFrame
 from arseg_tutorial.codec.warp import warp
 from arseg_tutorial.models.arseg import ARSeg, downsample_frame
 from arseg_tutorial.models.fold import fold_batchnorm
-from arseg_tutorial.train.data import to_input
+from arseg_tutorial.models.preprocess import to_input
 
 STAGES = ("decode", "flow", "input", "hr_net", "lr_net", "warp", "creff", "classify", "labels")
 

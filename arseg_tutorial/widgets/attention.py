@@ -18,9 +18,9 @@ from arseg_tutorial.codec import encode_to_bytes, flow_to_keyframe, read_video, 
 from arseg_tutorial.config import Profile, seed_everything
 from arseg_tutorial.models import ARSeg, CReFF, build_model
 from arseg_tutorial.models.arseg import downsample_frame
+from arseg_tutorial.models.preprocess import to_input
 from arseg_tutorial.scenes import CLASS_NAMES, NUM_CLASSES, generate_clip
 from arseg_tutorial.scenes.classes import BICYCLIST, CAR, PEDESTRIAN
-from arseg_tutorial.train.data import to_input
 from arseg_tutorial.widgets.attention_view import attention_face
 
 KERNELS = (3, 5, 7, 9)
