@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
+from arseg_tutorial.models.preprocess import normalize
 from arseg_tutorial.train.augment import Sample, random_augment
-from arseg_tutorial.train.data import ClipSet, normalize
+from arseg_tutorial.train.data import ClipSet
 from arseg_tutorial.train.losses import fst_loss, segmentation_loss
 
 METHODS = ("hr", "lr", "arseg")
