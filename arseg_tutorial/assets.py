@@ -21,7 +21,7 @@ from torch import nn
 from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.checkpoint_file import (CheckpointFileError, CheckpointMismatchError, check_meta,
                                             describe, read_torch_file, split_network_file)
-from arseg_tutorial.config import data_dir, get_profile
+from arseg_tutorial.config import data_dir
 
 MANIFEST_NAME = "manifest.json"
 SWEEP_NAME = "sweep.json"
@@ -191,23 +191,3 @@ def load_method(method: str, scale: float = 0.5, ablation: str | None = None,
     hr = load_shipped("hr", folder) if method in ("hr", "arseg") else None
     lr = None if method == "hr" else load_shipped(run_name(method, scale, ablation), folder)
     return hr, lr
-
-
-def get_or_train(method: str, scale: float = 0.5, ablation: str | None = None,
-                 profile_name: str | None = None, progress: bool = True) -> nn.Module:
-    """The network of a run: shipped if the profile is the shipped one, else trained (and cached).
-
-    Introduced in notebook 05. Training resumes from the cache, so a second call is instant.
-    """
-    from arseg_tutorial.train.build import train_shipped_run
-    from arseg_tutorial.train.recipes import run_name
-
-    profile = get_profile(profile_name)
-    name = run_name(method, scale, ablation)
-    try:
-        manifest = load_manifest()
-        if manifest["profile"] == profile.name and name in manifest["checkpoints"]:
-            return load_shipped(name)
-    except FileNotFoundError:
-        pass
-    return train_shipped_run(profile, name, progress=progress).model

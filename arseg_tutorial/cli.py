@@ -36,6 +36,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from arseg_tutorial import assets
     from arseg_tutorial.config import get_device, get_profile
     from arseg_tutorial.train import recipes
+    from arseg_tutorial.train.build import get_or_train
     from arseg_tutorial.train.data import load_clips, split_config
     from arseg_tutorial.train.trainer import train
 
@@ -60,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                      asked={"method": "hr", "profile": profile.name},
                                      what="HR checkpoint")
         else:
-            hr = assets.get_or_train("hr", profile_name=profile.name)
+            hr = get_or_train("hr", profile_name=profile.name)
         hr_state = hr.state_dict()
     checkpoint = checkpoint or recipes.run_checkpoint_path(profile, run, hr_state)
     clips = load_clips(split_config(profile, "train"), progress=True)
@@ -122,7 +123,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Per-distance mIoU, GMACs and ms/frame of one method on freshly generated test clips."""
     from arseg_tutorial import assets
     from arseg_tutorial.config import get_profile
-    from arseg_tutorial.train.build import evaluate_networks
+    from arseg_tutorial.evaluate import evaluate_networks
     from arseg_tutorial.train.data import ClipConfig, load_clips
 
     _set_threads(args.threads)

@@ -12,9 +12,12 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
+
+from arseg_tutorial.config import Profile
 
 IGNORE_LABEL = 255
 
@@ -201,7 +204,7 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
         The segmenter; it puts the networks in eval mode and runs under ``torch.inference_mode``.
     """
     from arseg_tutorial.models.arseg import ARSeg, downsample_frame, warp_reference_logits
-    from arseg_tutorial.train.data import to_input
+    from arseg_tutorial.models.preprocess import to_input
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -320,6 +323,20 @@ def networks_gmacs_per_frame(method: str, scale: float, hr_model: torch.nn.Modul
                        gop_length)
 
 
+class LabelledClips(Protocol):
+    """What evaluation reads of a set of clips (``train.data.ClipSet`` is one).
+
+    Attributes:
+        frames: (N, L, H, W, 3) uint8 decoded RGB frames.
+        labels: (N, L, H, W) uint8 class indices, 255 = ignore.
+        flow_key: (N, L, H, W, 2) float32 backward flow from each frame to its keyframe.
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray
+    flow_key: np.ndarray
+
+
 def measure_ms_per_frame(segment_gop: GopSegmenter, frames: np.ndarray, flows: np.ndarray,
                          max_clips: int = 2) -> float:
     """Wall-clock milliseconds per frame of a (frame-by-frame) segmenter over the first clips.
@@ -336,3 +353,25 @@ def measure_ms_per_frame(segment_gop: GopSegmenter, frames: np.ndarray, flows: n
     for clip in range(count):
         segment_gop(frames[clip], flows[clip])
     return 1000.0 * (time.perf_counter() - start) / (count * frames.shape[1])
+
+
+def evaluate_networks(method: str, scale: float, hr_model: torch.nn.Module | None,
+                      lr_model: torch.nn.Module | None, clips: LabelledClips, profile: Profile,
+                      model_name: str = "bisenet18", timing_clips: int = 2) -> DistanceReport:
+    """Per-distance report of one method on ``clips``, with its GOP-average GMACs.
+
+    Accuracy is computed with each GOP as one batch (fast); ``ms_per_frame`` is measured frame
+    by frame, as a player would run, on the first ``timing_clips`` clips (0 = not measured, NaN).
+    """
+    from arseg_tutorial.scenes import CLASS_NAMES
+
+    batched = make_segmenter(method, hr_model, lr_model, scale, batched=True)
+    height, width = clips.frames.shape[2:4]
+    gmacs = networks_gmacs_per_frame(method, scale, hr_model, lr_model, height, width,
+                                     clips.frames.shape[1])
+    report = evaluate_by_distance(batched, clips.frames, clips.labels, clips.flow_key, CLASS_NAMES, gmacs)
+    report.ms_per_frame = float("nan")
+    if timing_clips:
+        one_by_one = make_segmenter(method, hr_model, lr_model, scale, batched=False)
+        report.ms_per_frame = measure_ms_per_frame(one_by_one, clips.frames, clips.flow_key, timing_clips)
+    return report

@@ -23,13 +23,14 @@ import torch
 from torch import Tensor, nn
 
 from arseg_tutorial.codec.chain import compose
-from arseg_tutorial.codec.decode import DecodedFrame, VideoSource, iter_video
+from arseg_tutorial.codec.decode import VideoSource, iter_video
 from arseg_tutorial.codec.grid_chain import GridChain
 from arseg_tutorial.codec.motion import motion_vectors_to_flow
+from arseg_tutorial.codec.video import DecodedFrame
 from arseg_tutorial.codec.warp import warp
 from arseg_tutorial.models.arseg import ARSeg, downsample_frame
 from arseg_tutorial.models.fold import fold_batchnorm
-from arseg_tutorial.train.data import to_input
+from arseg_tutorial.models.preprocess import to_input
 
 STAGES = ("decode", "flow", "input", "hr_net", "lr_net", "warp", "creff", "classify", "labels")
 

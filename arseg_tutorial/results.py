@@ -1,7 +1,8 @@
 """Reading the shipped results: per-class IoU side by side, and when AR-Seg beats the warped keyframe.
 
 Introduced in notebook 06 (and used by notebooks 03, 05 and 07). Everything here reads the sweep of
-``data/sweep.json`` (method -> scale -> mean, per-distance and per-class mIoU); nothing trains.
+``data/sweep.json`` (method -> scale -> mean, per-distance and per-class mIoU, through
+``arseg_tutorial.sweep``); nothing trains.
 
 The question "when does AR-Seg win?" has two baselines. LR-only (the same LR network on every
 frame, no keyframe) says how much resolution costs; the *warped keyframe* ("warp": the I-frame's
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from arseg_tutorial.widgets.tradeoff import has_warp, sweep_entry, sweep_scales
+from arseg_tutorial.sweep import find_oracle, has_warp, sweep_entry, sweep_scales
 
 PER_CLASS_METHODS = ("hr", "lr", "arseg", "warp")
 COLUMN_NAMES = {"hr": "HR", "lr": "LR-only", "arseg": "AR-Seg", "warp": "warp", "oracle": "oracle"}
@@ -115,26 +116,24 @@ def format_regime_table(sweep: dict) -> str:
     return "\n".join(lines)
 
 
-def find_oracle(*tables: dict, lr_scale: float = 0.5) -> dict | None:
-    """The shipped oracle bound at s, if one of the given JSON tables (sweep, ablation) carries it.
+def regime_curves(sweep: dict, lr_scale: float = 0.5, oracle: dict | None = None) -> dict:
+    """What ``viz.training.plot_regime`` draws, read from the sweep.
 
-    Introduced in notebook 06. Looks for a top-level or ``methods`` key containing "oracle" whose
-    value has ``mean_miou``, directly or under the scale's key (``sweep["oracle"]["0.5"]``).
+    Introduced in notebook 06 ("When does AR-Seg win?"). Needs the "warp" entry in the sweep.
 
+    Args:
+        oracle: an entry with ``per_distance`` (``shipped_oracle``), optional.
     Returns:
-        The entry (``mean_miou``, ``per_distance``, ...) or None.
+        dict with ``lr_scale``, ``per_distance`` (method -> mIoU (%) at each distance d: "hr",
+        "lr", "warp", "arseg" at s, and "oracle" when given) and ``regimes`` (one ``regime`` row
+        per LR scale of the sweep).
     """
-    for table in tables:
-        for place in (table, table.get("methods", {})):
-            for key, value in place.items():
-                if "oracle" not in key or not isinstance(value, dict):
-                    continue
-                if "mean_miou" in value:
-                    return value
-                inner = value.get(f"{lr_scale:g}")
-                if isinstance(inner, dict) and "mean_miou" in inner:
-                    return inner
-    return None
+    per_distance = {m: [float(v) for v in sweep_entry(sweep, m, lr_scale)["per_distance"]]
+                    for m in ("hr", "lr", "warp", "arseg")}
+    if oracle is not None:
+        per_distance["oracle"] = [float(v) for v in oracle["per_distance"]]
+    return {"lr_scale": float(lr_scale), "per_distance": per_distance,
+            "regimes": [regime(sweep, s) for s in sweep_scales(sweep)]}
 
 
 def test_split_labels(sweep: dict, num_clips: int | None = None) -> np.ndarray:
@@ -237,7 +236,7 @@ def sweep_with_warp(sweep: dict, folder=None, use_cache: bool = True) -> dict:
         report = json.loads(path.read_text())
     else:
         from arseg_tutorial.config import get_profile
-        from arseg_tutorial.train.build import evaluate_networks
+        from arseg_tutorial.evaluate import evaluate_networks
 
         report = evaluate_networks("warp", 1.0, assets.load_shipped("hr", folder), None,
                                    shipped_test_clips(manifest), get_profile(manifest["profile"]),
@@ -381,25 +380,3 @@ def creff_movement(creff) -> dict | None:
             "centre_bias": float(bias[centre]),
             "other_bias": float(torch.cat([bias[:centre], bias[centre + 1:]]).mean()),
             "bias_init": POSITION_BIAS_INIT}
-
-
-def format_splits_table(sweep: dict, lr_scale: float = 0.5) -> str:
-    """Mean mIoU of every method at s on the test split and on the unseen seeds, one row each.
-
-    Introduced in notebook 06. Columns: HR, LR-only, AR-Seg (the paper's CReFF), AR-Seg with the
-    position-bias extension, warp and the oracle bound, where the sweep has them
-    (``sweep["unseen"]`` holds the same tables for clips from seeds no split uses).
-    """
-    key = f"{lr_scale:g}"
-    splits = [("test", sweep)] + ([("unseen", sweep["unseen"])] if "unseen" in sweep else [])
-    columns = ["HR", "LR-only", "AR-Seg", "AR-Seg position bias", "warp", "oracle"]
-    lines = [f"{'split':<8}" + "".join(f"{c:>20}" for c in columns)]
-    for name, table in splits:
-        methods = table["methods"]
-        values = [methods["hr"]["1"], methods["lr"].get(key), methods["arseg"].get(key),
-                  table.get("creff_variants", {}).get("position_bias", {}).get(key),
-                  methods.get("warp", {}).get("1"),
-                  table.get("oracle", {}).get(key)]
-        lines.append(f"{name:<8}" + "".join(f"{'-' if v is None else format(v['mean_miou'], '.2f'):>20}"
-                                            for v in values))
-    return "\n".join(lines)

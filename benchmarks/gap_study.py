@@ -24,8 +24,8 @@ import torch
 
 from arseg_tutorial.assets import write_json_atomic
 from arseg_tutorial.config import cache_dir, get_device, get_profile, seed_everything
+from arseg_tutorial.evaluate import evaluate_networks
 from arseg_tutorial.train import recipes, trainer
-from arseg_tutorial.train.build import evaluate_networks
 from arseg_tutorial.train.data import load_clips, split_config
 
 #: training crops used for the measured sizes (the laptop profile's 128x160 at 180x240)

@@ -22,10 +22,9 @@ import torch
 
 from arseg_tutorial.assets import write_json_atomic
 from arseg_tutorial.config import cache_dir, get_profile
-from arseg_tutorial.evaluate import evaluate_oracle, make_segmenter
+from arseg_tutorial.evaluate import evaluate_networks, evaluate_oracle, make_segmenter
 from arseg_tutorial.scenes import CLASS_NAMES
 from arseg_tutorial.train import recipes, trainer
-from arseg_tutorial.train.build import evaluate_networks
 from arseg_tutorial.train.data import load_clips, source_fingerprint, split_config
 
 

@@ -9,8 +9,8 @@ import torch
 
 from arseg_tutorial import assets
 from arseg_tutorial.config import data_dir, get_profile
+from arseg_tutorial.evaluate import evaluate_networks
 from arseg_tutorial.train import recipes
-from arseg_tutorial.train.build import evaluate_networks
 from arseg_tutorial.train.data import load_clips, split_config
 
 MIOU_TOLERANCE = 0.5

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from arseg_tutorial.models import preprocess
 from arseg_tutorial.train import augment, data
 
 SHIFT_PX = (3.0, -2.0)  # frame(x, y) = key(x + 3, y - 2)
@@ -108,9 +109,9 @@ def test_split_configs_use_disjoint_seeds():
 
 def test_to_input_normalises_channels_first():
     frames = np.full((2, 4, 5, 3), 255, np.uint8)
-    x = data.to_input(frames)
+    x = preprocess.to_input(frames)
     assert x.shape == (2, 3, 4, 5)
-    assert torch.allclose(x[0, :, 0, 0], (1 - torch.tensor(data.MEAN_RGB)) / torch.tensor(data.STD_RGB))
+    assert torch.allclose(x[0, :, 0, 0], (1 - torch.tensor(preprocess.MEAN_RGB)) / torch.tensor(preprocess.STD_RGB))
 
 
 def test_clips_built_in_parallel_equal_clips_built_in_one_process():

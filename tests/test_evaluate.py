@@ -65,7 +65,7 @@ def test_warp_reference_uses_only_the_keyframe_and_the_flow():
     import torch
 
     from arseg_tutorial.evaluate import make_segmenter
-    from arseg_tutorial.train.data import to_input
+    from arseg_tutorial.models.preprocess import to_input
 
     hr, frames = _warp_fixture()
     zero = np.zeros((3, 64, 64, 2), np.float32)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from arseg_tutorial.models import ARSeg
+from arseg_tutorial.models.preprocess import to_input
 from arseg_tutorial.player import ARSegPlayer, HRPlayer, labels_of
-from arseg_tutorial.train.data import to_input
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 GOP = 6
@@ -130,7 +130,7 @@ def test_bench_player_command_writes_the_table_and_json(video, tmp_path, capsys)
 def test_to_input_is_the_imagenet_normalisation_bit_for_bit():
     """The in-place normalisation in ``to_input`` gives what ``normalize`` gives (same ops, same
     rounding), in the channels-last layout the networks read fastest."""
-    from arseg_tutorial.train.data import normalize
+    from arseg_tutorial.models.preprocess import normalize
 
     frames = np.random.default_rng(5).integers(0, 256, (2, 9, 11, 3), dtype=np.uint8)
     expected = normalize(torch.from_numpy(frames).float().div(255.0).permute(0, 3, 1, 2))

@@ -268,14 +268,14 @@ def test_evaluate_real_says_which_distances_lack_labels(tmp_path):
         evaluate_real(lambda f, g: np.zeros(f.shape[:3], np.int64), clip)
 
 
-def test_old_scenes_import_still_works_and_says_where_to_go():
-    import arseg_tutorial.realdata as realdata
+def test_real_footage_lives_in_realdata_only():
+    """The generator's package holds no real-footage names (no shim re-exporting moved names)."""
+    import arseg_tutorial.scenes as scenes
 
-    with pytest.warns(FutureWarning, match="arseg_tutorial.realdata"):
-        from arseg_tutorial.scenes import load_real_clip as old
-    assert old is realdata.load_real_clip
+    for name in ("RealClip", "load_real_clip", "iter_real_clips", "encode_gops", "evaluate_real"):
+        assert not hasattr(scenes, name), name
     with pytest.raises(ImportError):
-        from arseg_tutorial.scenes import no_such_name  # noqa: F401
+        from arseg_tutorial.scenes import load_real_clip  # noqa: F401
 
 
 def test_real_footage_modules_import_nothing_above_them():

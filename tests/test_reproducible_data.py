@@ -108,7 +108,7 @@ def test_comments_docstrings_and_other_modules_leave_the_fingerprint(package_cop
     sprites = package_copy / "scenes" / "sprites.py"
     _edit(sprites, '"""', '"""A changed docstring. ')
     _edit(sprites, "\ndef paint_car(", "\n# a new comment\n\ndef paint_car(")
-    _edit(package_copy / "train" / "data.py", "def to_input(", "def to_input_renamed(")
+    _edit(package_copy / "train" / "data.py", "def load_clips(", "def load_clips_renamed(")
     assert source_fingerprint(package_copy) == original
 
 

@@ -11,9 +11,10 @@ matplotlib.use("agg")
 
 from arseg_tutorial import results  # noqa: E402
 from arseg_tutorial.viz.training import METHOD_COLOURS, method_of, plot_regime, run_colour  # noqa: E402
-from arseg_tutorial.widgets.tradeoff import (  # noqa: E402
-    TradeoffExplorer, format_sweep_table, gop_metrics, has_warp, pareto_points, sweep_methods,
+from arseg_tutorial.sweep import (  # noqa: E402
+    find_oracle, format_splits_table, format_sweep_table, gop_metrics, has_warp, pareto_points, sweep_methods,
 )
+from arseg_tutorial.widgets.tradeoff import TradeoffExplorer  # noqa: E402
 
 L0 = 12
 CLASSES = ("Sky", "Pole")
@@ -103,16 +104,16 @@ def test_paper_claims_hold_or_fail_with_the_numbers(sweep):
 
 
 def test_find_oracle_reads_a_shipped_entry():
-    assert results.find_oracle({"methods": {}}, {}) is None
+    assert find_oracle({"methods": {}}, {}) is None
     shipped = {"oracle": {"0.35": {"mean_miou": 49.0}, "0.5": {"mean_miou": 50.0}}}
-    assert results.find_oracle(shipped)["mean_miou"] == 50.0
-    assert results.find_oracle(shipped, lr_scale=0.35)["mean_miou"] == 49.0
-    assert results.find_oracle(shipped, lr_scale=0.75) is None
-    assert results.find_oracle({}, {"oracle_bound": {"mean_miou": 51.0}})["mean_miou"] == 51.0
+    assert find_oracle(shipped)["mean_miou"] == 50.0
+    assert find_oracle(shipped, lr_scale=0.35)["mean_miou"] == 49.0
+    assert find_oracle(shipped, lr_scale=0.75) is None
+    assert find_oracle({}, {"oracle_bound": {"mean_miou": 51.0}})["mean_miou"] == 51.0
 
 
 def test_regime_figure_and_method_colours(sweep):
-    fig = plot_regime(sweep, 0.5, {"per_distance": [60.0] * L0})
+    fig = plot_regime(results.regime_curves(sweep, 0.5, {"per_distance": [60.0] * L0}))
     left, right = fig.axes[:2]
     colours = [line.get_color() for line in left.lines]
     assert METHOD_COLOURS["warp"] in colours and METHOD_COLOURS["oracle"] in colours
@@ -163,7 +164,7 @@ def test_splits_table_shows_test_and_unseen_with_every_method(sweep):
     full["creff_variants"] = {"position_bias": {"0.5": {"mean_miou": 50.0}}}
     full["unseen"] = {"methods": copy.deepcopy(sweep["methods"]), "oracle": {"0.5": {"mean_miou": 57.0}},
                       "creff_variants": {"position_bias": {"0.5": {"mean_miou": 49.0}}}}
-    lines = results.format_splits_table(full, 0.5).splitlines()
+    lines = format_splits_table(full, 0.5).splitlines()
     assert lines[1].split() == ["test", "60.00", "50.00", "54.96", "50.00", "54.50", "58.00"]
     assert lines[2].split()[0] == "unseen" and lines[2].split()[-1] == "57.00"
-    assert results.format_splits_table(sweep, 0.5).splitlines()[1].split()[-2:] == ["54.50", "-"]
+    assert format_splits_table(sweep, 0.5).splitlines()[1].split()[-2:] == ["54.50", "-"]

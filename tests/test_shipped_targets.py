@@ -107,7 +107,7 @@ def test_creff_was_trained_with_the_official_budget_and_left_its_start(manifest)
 
 
 def test_arseg_on_unseen_seeds_reproduces_the_manifest(manifest):
-    from arseg_tutorial.train.build import evaluate_networks
+    from arseg_tutorial.evaluate import evaluate_networks
     from arseg_tutorial.train.data import load_clips, split_config
 
     profile = get_profile(manifest["profile"])

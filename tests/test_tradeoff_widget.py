@@ -14,10 +14,10 @@ from arseg_tutorial.evaluate import make_segmenter  # noqa: E402
 from arseg_tutorial.train import recipes  # noqa: E402
 from arseg_tutorial.train.build import ablation_from_manifest, sweep_from_manifest  # noqa: E402
 from arseg_tutorial.widgets import tradeoff  # noqa: E402
-from arseg_tutorial.widgets.tradeoff import (  # noqa: E402
-    TradeoffExplorer, best_under_budget, example_predictions, format_sweep_table, gop_metrics,
-    pareto_points, sweep_scales,
+from arseg_tutorial.sweep import (  # noqa: E402
+    best_under_budget, format_sweep_table, gop_metrics, pareto_points, sweep_scales,
 )
+from arseg_tutorial.widgets.tradeoff import TradeoffExplorer, example_predictions  # noqa: E402
 
 L0 = 12
 HR_GMACS = 1.0

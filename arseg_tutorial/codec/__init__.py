@@ -10,7 +10,7 @@ Introduced in notebooks 01 (frame types) and 02 (motion vectors). Typical use::
     predicted = warp(video.frames[0], flow)              # keyframe warped to frame 11
 """
 from arseg_tutorial.codec.chain import flow_to_keyframe, flows_to_keyframe
-from arseg_tutorial.codec.decode import DecodedFrame, Video, iter_video, read_video
+from arseg_tutorial.codec.decode import iter_video, read_video
 from arseg_tutorial.codec.encode import encode_to_bytes, encode_video, parse_x264_settings
 from arseg_tutorial.codec.errors import (CorruptVideoError, EncoderSettingsError,
                                          IntraOnlyVideoError, NoMotionVectorsError,
@@ -18,6 +18,7 @@ from arseg_tutorial.codec.errors import (CorruptVideoError, EncoderSettingsError
                                          VideoNotFoundError)
 from arseg_tutorial.codec.motion import endpoint_error, motion_vectors_to_flow
 from arseg_tutorial.codec.stream import iter_flows_to_keyframe
+from arseg_tutorial.codec.video import DecodedFrame, Video
 from arseg_tutorial.codec.warp import warp
 
 __all__ = [

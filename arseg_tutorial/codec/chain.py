@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from arseg_tutorial.codec.decode import Video
 from arseg_tutorial.codec.errors import REENCODE_HINT, IntraOnlyVideoError, NoMotionVectorsError
 from arseg_tutorial.codec.motion import Direction, motion_vectors_to_flow
+from arseg_tutorial.codec.video import Video
 from arseg_tutorial.codec.warp import warp
 
 ANCHOR_TYPES = ("I", "P")

@@ -4,10 +4,7 @@ Introduced in notebook 01 (reading videos) and notebook 02 (motion vectors).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from arseg_tutorial.codec.decode import Video
+from arseg_tutorial.codec.video import Video
 
 REENCODE_HINT = (
     "re-encode it as H.264 with: from arseg_tutorial.codec import read_video, encode_video; "
@@ -42,7 +39,7 @@ class CorruptVideoError(VideoError, ValueError):
     """
 
     def __init__(self, message: str, *, frames_decoded: int, frames_expected: int | None,
-                 partial_video: "Video | None" = None) -> None:
+                 partial_video: Video | None = None) -> None:
         super().__init__(message)
         self.frames_decoded = frames_decoded
         self.frames_expected = frames_expected

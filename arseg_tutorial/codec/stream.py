@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import numpy as np
 
 from arseg_tutorial.codec.chain import compose, prefer_valid
-from arseg_tutorial.codec.decode import DecodedFrame, VideoSource, iter_video
+from arseg_tutorial.codec.decode import VideoSource, iter_video
 from arseg_tutorial.codec.errors import IntraOnlyVideoError
 from arseg_tutorial.codec.motion import motion_vectors_to_flow
+from arseg_tutorial.codec.video import DecodedFrame
 
 Chain = tuple[np.ndarray, np.ndarray]
 

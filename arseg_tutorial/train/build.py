@@ -6,7 +6,9 @@ exports float16 checkpoints to ``data/checkpoints``, evaluates the exported weig
 split and on clips from seeds no split uses ("unseen"), and writes ``manifest.json``,
 ``sweep.json`` (notebook 06), ``ablation.json`` and ``training_curves.json`` (notebook 05). The
 manifest's ``references`` hold the "warp" reference and the per-pixel oracle of warp and LR-only
-(at every scale), which no checkpoint of their own stands for.
+(at every scale), which no checkpoint of their own stands for. ``get_or_train`` gives the network
+of one run, shipped or trained. The one module of ``train`` that stands on ``assets``: it writes
+the shipped files and reads them back; in the library only the command line imports it.
 """
 from __future__ import annotations
 
@@ -18,9 +20,8 @@ import numpy as np
 import torch
 
 from arseg_tutorial import assets
-from arseg_tutorial.config import Profile, data_dir
-from arseg_tutorial.evaluate import (DistanceReport, evaluate_by_distance, evaluate_oracle, make_segmenter,
-                                     measure_ms_per_frame, networks_gmacs_per_frame)
+from arseg_tutorial.config import Profile, data_dir, get_profile
+from arseg_tutorial.evaluate import evaluate_networks, evaluate_oracle, make_segmenter
 from arseg_tutorial.train import recipes
 from arseg_tutorial.train.data import ClipSet, load_clips, split_config
 from arseg_tutorial.train.fingerprint import library_fingerprint, source_fingerprint
@@ -52,28 +53,6 @@ def train_shipped_run(profile: Profile, name: str, clips: ClipSet | None = None,
     return train(run.config, clips, recipes.run_checkpoint_path(profile, run, hr_state),
                  hr_state=hr_state, progress=progress, max_steps=max_steps, profile=profile.name,
                  val_clips=val_clips)
-
-
-def evaluate_networks(method: str, scale: float, hr_model: torch.nn.Module | None,
-                      lr_model: torch.nn.Module | None, clips: ClipSet, profile: Profile,
-                      model_name: str = "bisenet18", timing_clips: int = 2) -> DistanceReport:
-    """Per-distance report of one method on ``clips``, with its GOP-average GMACs.
-
-    Accuracy is computed with each GOP as one batch (fast); ``ms_per_frame`` is measured frame
-    by frame, as a player would run, on the first ``timing_clips`` clips (0 = not measured, NaN).
-    """
-    from arseg_tutorial.scenes import CLASS_NAMES
-
-    batched = make_segmenter(method, hr_model, lr_model, scale, batched=True)
-    height, width = clips.frames.shape[2:4]
-    gmacs = networks_gmacs_per_frame(method, scale, hr_model, lr_model, height, width,
-                                     clips.frames.shape[1])
-    report = evaluate_by_distance(batched, clips.frames, clips.labels, clips.flow_key, CLASS_NAMES, gmacs)
-    report.ms_per_frame = float("nan")
-    if timing_clips:
-        one_by_one = make_segmenter(method, hr_model, lr_model, scale, batched=False)
-        report.ms_per_frame = measure_ms_per_frame(one_by_one, clips.frames, clips.flow_key, timing_clips)
-    return report
 
 
 def _curve(history: list[dict]) -> dict[str, list]:
@@ -127,6 +106,23 @@ def evaluate_references(hr: torch.nn.Module, lr_models: dict[float, torch.nn.Mod
         report.ms_per_frame = float("nan")
         oracle[f"{scale:g}"] = report.to_dict()
     return {"warp": warp.to_dict(), "oracle": oracle}
+
+
+def get_or_train(method: str, scale: float = 0.5, ablation: str | None = None,
+                 profile_name: str | None = None, progress: bool = True) -> torch.nn.Module:
+    """The network of a run: shipped if the profile is the shipped one, else trained (and cached).
+
+    Introduced in notebook 05. Training resumes from the cache, so a second call is instant.
+    """
+    profile = get_profile(profile_name)
+    name = recipes.run_name(method, scale, ablation)
+    try:
+        manifest = assets.load_manifest()
+        if manifest["profile"] == profile.name and name in manifest["checkpoints"]:
+            return assets.load_shipped(name)
+    except FileNotFoundError:
+        pass
+    return train_shipped_run(profile, name, progress=progress).model
 
 
 def _train_command(run: recipes.Run) -> str:

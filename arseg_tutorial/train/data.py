@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import Profile, cache_dir
@@ -27,9 +26,6 @@ DATA_FORMAT_VERSION = 1
 #: first generator seed of each split; clip i of a split uses seed ``SPLIT_SEEDS[split] + i``;
 #: "unseen" seeds were never used to train, tune or choose anything (a second test set)
 SPLIT_SEEDS = {"train": 1_000, "val": 500_000, "test": 900_000, "unseen": 7_000_000}
-#: ImageNet statistics, used to normalise frames for the networks (RGB, values in [0, 1])
-MEAN_RGB = (0.485, 0.456, 0.406)
-STD_RGB = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -254,25 +250,3 @@ def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = Fals
     clips = build_clips(config, progress=progress, workers=workers)
     _save_npz_atomic(path, asdict(clips))
     return clips
-
-
-def to_input(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 RGB frames -> normalised float network input.
-
-    Args:
-        frames: (..., H, W, 3) uint8 (numpy or torch).
-    Returns:
-        (..., 3, H, W) float32, ImageNet-normalised.
-    """
-    x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.asarray(frames))
-    x = x.movedim(-1, -3).float()  # a fresh float tensor: normalised in place, as normalize() does
-    mean = torch.tensor(MEAN_RGB, device=x.device).view(3, 1, 1)
-    std = torch.tensor(STD_RGB, device=x.device).view(3, 1, 1)
-    return x.div_(255.0).sub_(mean).div_(std)
-
-
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    """ImageNet-normalise (..., 3, H, W) float RGB images with values in [0, 1]."""
-    mean = torch.tensor(MEAN_RGB, device=x.device).view(3, 1, 1)
-    std = torch.tensor(STD_RGB, device=x.device).view(3, 1, 1)
-    return (x - mean) / std

@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from arseg_tutorial.models.preprocess import normalize
 from arseg_tutorial.train.augment import Sample, random_augment
-from arseg_tutorial.train.data import ClipSet, normalize
+from arseg_tutorial.train.data import ClipSet
 from arseg_tutorial.train.losses import fst_loss, segmentation_loss
 
 METHODS = ("hr", "lr", "arseg")

@@ -347,7 +347,7 @@ def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
     return fig
 
 
-def plot_regime(sweep: Mapping, lr_scale: float = 0.5, oracle: Mapping | None = None) -> Figure:
+def plot_regime(curves: Mapping) -> Figure:
     """When AR-Seg beats the warped keyframe: losses against HR by distance, and by LR scale.
 
     Introduced in notebook 06. Left: HR(d) minus each method's mIoU at distance d (lower is
@@ -355,28 +355,27 @@ def plot_regime(sweep: Mapping, lr_scale: float = 0.5, oracle: Mapping | None = 
     to HR against AR-Seg's margin over the warp (above 0: AR-Seg wins).
 
     Args:
-        sweep: the content of ``data/sweep.json`` with a "warp" entry.
-        lr_scale: the scale of the left panel.
-        oracle: an entry with ``per_distance`` (``results.shipped_oracle``), optional.
+        curves: ``results.regime_curves(sweep, lr_scale, oracle)``: ``lr_scale`` (the scale of the
+            left panel), ``per_distance`` (method -> mIoU (%) by distance: "hr", "lr", "warp",
+            "arseg", optionally "oracle") and ``regimes`` (rows with ``lr_scale``, ``lr_gap`` and
+            ``arseg_vs_warp``, one per LR scale).
     """
-    from arseg_tutorial.results import regime
-    from arseg_tutorial.widgets.tradeoff import sweep_entry, sweep_scales
-
-    hr = np.asarray(sweep_entry(sweep, "hr", 1.0)["per_distance"], float)
+    lr_scale, per_distance = curves["lr_scale"], curves["per_distance"]
+    hr = np.asarray(per_distance["hr"], float)
     fig, (dist_ax, scale_ax) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     for method in ("lr", "warp", "arseg"):
-        values = np.asarray(sweep_entry(sweep, method, lr_scale)["per_distance"], float)
+        values = np.asarray(per_distance[method], float)
         label = METHOD_LABELS[method] + (f" s={lr_scale:g}" if method != "warp" else "")
         dist_ax.plot(range(len(hr)), hr - values, "o-", ms=3, color=METHOD_COLOURS[method], label=label)
-    if oracle is not None:
-        dist_ax.plot(range(len(hr)), hr - np.asarray(oracle["per_distance"], float), "o--", ms=3,
+    if "oracle" in per_distance:
+        dist_ax.plot(range(len(hr)), hr - np.asarray(per_distance["oracle"], float), "o--", ms=3,
                      color=METHOD_COLOURS["oracle"], label="oracle bound (warp or LR-only, per pixel)")
     dist_ax.axhline(0, color="0.6", lw=0.8)
     dist_ax.set(xlabel="distance d from the keyframe (frames)", ylabel="HR(d) - mIoU(d) (points)",
                 title="what each method loses against HR, by distance")
     dist_ax.grid(alpha=0.3)
     dist_ax.legend(fontsize="small")
-    rows = [regime(sweep, s) for s in sweep_scales(sweep)]
+    rows = curves["regimes"]
     gaps, margins = [r["lr_gap"] for r in rows], [r["arseg_vs_warp"] for r in rows]
     scale_ax.plot(gaps, margins, "o-", color=METHOD_COLOURS["arseg"])
     for r in rows:

@@ -18,9 +18,10 @@ from arseg_tutorial.codec import encode_to_bytes, flow_to_keyframe, read_video, 
 from arseg_tutorial.config import Profile, seed_everything
 from arseg_tutorial.models import ARSeg, CReFF, build_model
 from arseg_tutorial.models.arseg import downsample_frame
+from arseg_tutorial.models.preprocess import to_input
 from arseg_tutorial.scenes import CLASS_NAMES, NUM_CLASSES, generate_clip
 from arseg_tutorial.scenes.classes import BICYCLIST, CAR, PEDESTRIAN
-from arseg_tutorial.train.data import to_input
+from arseg_tutorial.widgets.attention_view import attention_face
 
 KERNELS = (3, 5, 7, 9)
 MOVING_CLASSES = (CAR, PEDESTRIAN, BICYCLIST)
@@ -367,9 +368,7 @@ class AttentionExplorer:
     def show(self, pixel_y: int | None = None, pixel_x: int | None = None):
         """The interactive face: pixel sliders, a kernel dropdown and an alignment checkbox over an
         ``AttentionLiveView`` (``widgets.attention_view``)."""
-        from arseg_tutorial.widgets.attention_view import attention_face
-
-        return attention_face(self, pixel_y, pixel_x)
+        return attention_face(self, KERNELS, pixel_y, pixel_x)
 
 
 def format_attention_statistics(statistics: dict[str, dict[str, dict[str, float]]]) -> str:

@@ -7,7 +7,8 @@ titles into it (``widgets.live.LiveView``); the attention of every pixel is comp
 """
 from __future__ import annotations
 
-from arseg_tutorial.widgets.attention import KERNELS, AttentionExplorer
+from collections.abc import Sequence
+
 from arseg_tutorial.widgets.live import LiveView, live_face, with_spines
 
 
@@ -17,11 +18,13 @@ class AttentionLiveView(LiveView):
     Introduced in notebook 04.
 
     Args:
-        explorer: the ``AttentionExplorer``.
+        explorer: the ``widgets.attention.AttentionExplorer`` (the view calls its ``figure`` and
+            ``update`` and reads its ``attention_maps``; that module imports this one for
+            ``show``, not the other way round).
         pixel_y, pixel_x, kernel, aligned: the first state drawn (kernel None = the module's own).
     """
 
-    def __init__(self, explorer: AttentionExplorer, pixel_y: int, pixel_x: int, kernel: int | None = None,
+    def __init__(self, explorer, pixel_y: int, pixel_x: int, kernel: int | None = None,
                  aligned: bool = True, dpi: int = 72):
         self.explorer = explorer
         super().__init__(explorer.figure(pixel_y, pixel_x, kernel, aligned), dpi)
@@ -65,10 +68,14 @@ class AttentionLiveView(LiveView):
         return len(self.weights_ax.get_xticks())   # the heat map's ticks: one per window offset
 
 
-def attention_face(explorer: AttentionExplorer, pixel_y: int | None = None, pixel_x: int | None = None):
+def attention_face(explorer, kernels: Sequence[int], pixel_y: int | None = None, pixel_x: int | None = None):
     """Pixel sliders, a kernel dropdown and an alignment checkbox over an ``AttentionLiveView``.
 
     Introduced in notebook 04 (``AttentionExplorer.show``).
+
+    Args:
+        explorer: the ``AttentionExplorer``.
+        kernels: the window sizes the dropdown offers (``widgets.attention.KERNELS``).
     """
     import ipywidgets as widgets
 
@@ -78,7 +85,7 @@ def attention_face(explorer: AttentionExplorer, pixel_y: int | None = None, pixe
                                      max=height - 1, description="pixel y", continuous_update=False),
         "pixel_x": widgets.IntSlider(value=width // 2 if pixel_x is None else pixel_x, min=0,
                                      max=width - 1, description="pixel x", continuous_update=False),
-        "kernel": widgets.Dropdown(options=list(KERNELS), value=explorer.demo.model.lr_model.creff.kernel,
+        "kernel": widgets.Dropdown(options=list(kernels), value=explorer.demo.model.lr_model.creff.kernel,
                                    description="kernel"),
         "aligned": widgets.Checkbox(value=True, description="align with motion vectors"),
     }

@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from arseg_tutorial.sweep import pareto_points
 from arseg_tutorial.viz import add_class_legend, colorize_labels
 from arseg_tutorial.viz.training import METHOD_COLOURS, METHOD_LABELS
 from arseg_tutorial.widgets.live import LiveView, live_face
-from arseg_tutorial.widgets.tradeoff import TradeoffExplorer, pareto_points, state_title
 
 IMAGE_TITLES = ("frame", "ground truth", "HR", "LR-only", "AR-Seg", "warp")
 POINT_MARKERS = {"hr": "s", "warp": "D"}
@@ -28,17 +28,33 @@ def _padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, flo
     return low - pad, high + pad
 
 
+def state_title(state: dict) -> str:
+    """One line that sums up an explorer state: AR-Seg's mIoU and cost against HR, LR-only, warp.
+
+    Introduced in notebook 06.
+    """
+    chosen = state["chosen"]
+    text = (f"s = {state['lr_scale']:g}, L = {state['gop_length']}: AR-Seg {chosen['arseg']['miou']:.1f} % mIoU "
+            f"at {chosen['arseg']['gmacs']:.3g} GMACs/frame ({100 * state['saving']:.0f} % below HR), "
+            f"HR {chosen['hr']['miou']:.1f} %, LR-only {chosen['lr']['miou']:.1f} %")
+    if "warp" in chosen:
+        text += f", warp {chosen['warp']['miou']:.1f} %"
+    return text
+
+
 class TradeoffLiveView(LiveView):
     """A persistent explorer figure whose dynamic artists are redrawn on a cached background.
 
     Introduced in notebook 06.
 
     Args:
-        explorer: the ``TradeoffExplorer`` whose ``update`` gives each state.
+        explorer: the ``widgets.tradeoff.TradeoffExplorer`` whose ``update`` gives each state (the
+            view reads its ``sweep``, ``scales``, ``methods``, ``max_gop_length`` and
+            ``examples``; that module imports this one for ``show``, not the other way round).
         dpi: resolution of the rendered PNG.
     """
 
-    def __init__(self, explorer: TradeoffExplorer, dpi: int = 72):
+    def __init__(self, explorer, dpi: int = 72):
         self.explorer = explorer
         examples = explorer.examples
         figure = Figure(figsize=(13, 7.4 if examples is not None else 4.6))
