@@ -27,7 +27,7 @@ by line style (``SCALE_STYLES``)."""
 METHOD_LABELS = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg",
                  "warp": "warped keyframe", "paper": "AR-Seg (paper CReFF)", "oracle": "oracle bound"}
 SCALE_STYLES = ("-", "--", "-.", ":")
-ABLATION_GREYS = ("0.45", "0.6", "0.75")
+ABLATION_GREYS = ("0.15", "0.45", "0.7")
 """Greys for ablation variants that are not a method of their own (no FST, unfrozen classifier,
 zero flow)."""
 """Line styles that tell the scales of one method apart (smallest scale first)."""
@@ -226,16 +226,16 @@ def plot_ablation(ablation: Mapping) -> Figure:
                        label=f"{METHOD_LABELS[method]}: {ablation[key]:.1f}")
     bar_ax.set_xticks(range(len(names)), [ABLATION_LABELS.get(n, n) for n in names], rotation=15,
                       fontsize=SMALL_FONT_PT)
-    low = min(values + [ablation["lr_mean_miou"]])
-    high = max(values + [ablation["hr_mean_miou"]])
-    bar_ax.set_ylim(max(0.0, low - 0.3 * (high - low) - 1), high + 0.2 * (high - low) + 1)
+    bar_ax.set_ylim(0.0, 1.3 * max(values + [ablation["hr_mean_miou"]]))    # bars from 0: heights compare
     bar_ax.set(ylabel="mean mIoU over d = 0..L-1 (%)",
                title=f"ablation at s = {ablation['scale']:g} (test split)")
-    bar_ax.legend(fontsize=SMALL_FONT_PT, loc="lower right")
+    bar_ax.legend(fontsize=SMALL_FONT_PT, loc="upper center", ncol=2)
+    grey_styles = iter(["s--", "^:", "v-.", "D--"])        # each grey variant its own marker and dashes
     for colour, name in zip(colours, names):
         per_distance = variants[name]["per_distance"]
-        dist_ax.plot(range(len(per_distance)), per_distance, "o-" if colour not in ABLATION_GREYS else "s--",
-                     ms=3, color=colour, label=ABLATION_LABELS.get(name, name))
+        style = next(grey_styles, "s--") if colour in ABLATION_GREYS else "o-"
+        dist_ax.plot(range(len(per_distance)), per_distance, style, ms=4, color=colour,
+                     label=ABLATION_LABELS.get(name, name))
     dist_ax.set(xlabel="distance d from the keyframe (frames)", ylabel="mIoU (%)",
                 title="per keyframe distance")
     dist_ax.legend(fontsize=SMALL_FONT_PT)
