@@ -363,7 +363,7 @@ class TradeoffExplorer:
                              fontsize=SMALL_FONT_PT)
                 ax.set_xticks([])
                 ax.set_yticks([])
-            add_class_legend(ax, fontsize=SMALL_FONT_PT)
+            add_class_legend(ax, fontsize=SMALL_FONT_PT, ncol=6, loc="upper right", bbox_to_anchor=(1.0, -0.04))
         fig.suptitle(state_title(state) + (f"; examples: frame d = {state['example_distance']}" if images else ""),
                      fontsize="medium")
         return fig

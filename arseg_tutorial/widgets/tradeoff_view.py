@@ -100,7 +100,7 @@ class TradeoffLiveView(LiveView):
                 self.image_titles.append(title)
             ax.set_xticks([])
             ax.set_yticks([])
-        add_class_legend(ax, fontsize=SMALL_FONT_PT)
+        add_class_legend(ax, fontsize=SMALL_FONT_PT, ncol=6, loc="upper right", bbox_to_anchor=(1.0, -0.04))
 
     def set_state(self, lr_scale: float, gop_length: int) -> dict:
         """Put the state of ``explorer.update(lr_scale, gop_length)`` into the artists; returns it."""
