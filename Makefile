@@ -11,6 +11,9 @@ WORK ?= work
 ARGS ?=
 # JupyterLab refuses to start as root (a container's usual user) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# No news feed and no update check: JupyterLab would otherwise ask, in a pop-up over the first
+# notebook, whether to fetch its news from the web.
+QUIET_LAB := --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 .PHONY: lab lab-refresh test book book-check setup clean-cache
 
@@ -29,7 +32,7 @@ $(STAMP): requirements.lock pyproject.toml Makefile
 lab: $(STAMP)
 	$(PY) -m arseg_tutorial student-copy --source notebooks --out $(WORK)
 	JUPYTER_PREFER_ENV_PATH=1 ARSEG_PROFILE=$(PROFILE) $(VENV)/bin/jupyter lab \
-		--ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(ARGS) $(WORK)/00_welcome.ipynb
+		--ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(QUIET_LAB) $(ARGS) $(WORK)/00_welcome.ipynb
 
 lab-refresh: $(STAMP)
 	$(PY) -m arseg_tutorial student-copy --source notebooks --out $(WORK) --refresh $(if $(FORCE),--force,)

@@ -14,6 +14,9 @@ Browser checks, with Debian's ``chromium`` (headless, fresh profile, DNS switche
   index links every chapter; a page with formulas holds one MathJax output element
   (``mjx-container``) per formula; a page with widgets holds the rendered widgets, and its
   explorers (Output widgets) show their first figure from the saved widget state;
+- no page throws an uncaught JavaScript error or logs an error (Chromium's console log, read
+  from its stderr, does not give a message's level: a message that is uncaught or names an
+  error counts; the theme's and the widget manager's notes do not);
 - Chromium's network log shows no request made by a page to anything but ``file:`` or ``data:``
   (requests that the browser itself makes, such as update checks, are told apart by their
   initiator and ignored);
@@ -43,7 +46,9 @@ RESOURCE_ATTRS = {"script": "src", "img": "src", "iframe": "src", "source": "src
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--disable-sync",
                   "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=20000",
-                  "--disable-smooth-scrolling"]
+                  "--disable-smooth-scrolling", "--enable-logging=stderr", "--v=0"]
+CONSOLE_LINE = re.compile(r":CONSOLE(?:\(\d+\)|:\d+)\] (?P<message>.*)$")
+CONSOLE_ERROR = re.compile(r"uncaught|error", re.I)
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome:", "chrome-error:")
 
 
@@ -130,8 +135,9 @@ def chromium() -> str | None:
 
 
 def run_chromium(url: str, workdir: Path, screenshot: Path | None = None,
-                 height: int = 1600) -> tuple[str, list[dict]]:
-    """(DOM after scripts ran, page-initiated network requests) of ``url`` in a fresh profile."""
+                 height: int = 1600) -> tuple[str, list[dict], list[str]]:
+    """(DOM after scripts ran, page-initiated network requests, console errors) of ``url`` in a
+    fresh profile."""
     profile = Path(tempfile.mkdtemp(dir=workdir))
     netlog = profile / "netlog.json"
     command = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--log-net-log={netlog}"]
@@ -142,7 +148,13 @@ def run_chromium(url: str, workdir: Path, screenshot: Path | None = None,
     result = subprocess.run(command + [url], capture_output=True, text=True, timeout=180)
     if result.returncode != 0:
         raise RuntimeError(f"chromium failed on {url}: {result.stderr[-2000:]}")
-    return result.stdout, page_requests(netlog)
+    return result.stdout, page_requests(netlog), console_errors(result.stderr)
+
+
+def console_errors(stderr: str) -> list[str]:
+    """The console messages of a page in Chromium's log that are errors (uncaught, or naming one)."""
+    return [match["message"][:300] for match in map(CONSOLE_LINE.search, stderr.splitlines())
+            if match and CONSOLE_ERROR.search(match["message"])]
 
 
 def page_requests(netlog: Path) -> list[dict]:
@@ -167,7 +179,7 @@ def browser_problems(book: Path, pages: dict[Path, Page], workdir: Path) -> tupl
     chapters = sorted(p.relative_to(book).as_posix() for p in (book / "notebooks").glob("*.html"))
     for path in checked:
         name = path.relative_to(book).as_posix()
-        dom, requests = run_chromium(path.as_uri(), workdir)
+        dom, requests, errors = run_chromium(path.as_uri(), workdir)
         page = pages[path]
         typeset = dom.count("<mjx-container")
         widgets = len(re.findall(r'class="[^"]*\bjupyter-widgets\b', dom))
@@ -176,7 +188,9 @@ def browser_problems(book: Path, pages: dict[Path, Page], workdir: Path) -> tupl
         report.append(f"{name}: {len(dom)} bytes of DOM, {page.math} formulas -> {typeset} typeset, "
                       f"{page.widget_views} widget views -> {widgets} widget elements, "
                       f"{outputs} output widgets -> {figures} showing a figure, "
-                      f"{len(requests)} page requests")
+                      f"{len(requests)} page requests, {len(errors)} console errors")
+        for error in errors:
+            problems.append(f"{name}: JavaScript error: {error}")
         if "</html>" not in dom:
             problems.append(f"{name}: the page did not load")
         if name == "index.html":

@@ -23,6 +23,8 @@ nb_merge_streams = True
 nb_ipywidgets_js = {"widgets/dist/embed.js": {}}
 
 mathjax_path = "mathjax/es5/tex-chtml.js"
+# Before MathJax and the widget embed script: MathJax 2's Hub.Queue, which the embed calls, on MathJax 3.
+html_js_files = [("mathjax2_hub.js", {"priority": 100})]
 
 html_theme = "sphinx_book_theme"
 html_title = "AR-Seg, step by step"

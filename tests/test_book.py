@@ -73,6 +73,7 @@ def test_the_check_catches_network_loads_broken_links_and_missing_typesetting(tm
         '<!DOCTYPE html><html><head><script src="https://cdn.jsdelivr.net/npm/mathjax@3"></script>'
         '</head><body><a href="gone.html">x</a><a href="other.html#nowhere">y</a>'
         '<span class="math">\\(x^2\\)</span><details open><summary>answer</summary>42</details>'
+        '<script>console.error(new Error("a widget failed")); console.log("a note"); window.MathJax.Hub.Queue(["Typeset"]);</script>'
         '</body></html>')
     (tmp_path / "other.html").write_text('<!DOCTYPE html><html><body><p id="here">z</p></body></html>')
     (tmp_path / "style.css").write_text('@import "https://fonts.googleapis.com/css?family=Roboto";')
@@ -80,9 +81,11 @@ def test_the_check_catches_network_loads_broken_links_and_missing_typesetting(tm
     for expected in ("loads 'https://cdn.jsdelivr.net/npm/mathjax@3' from outside the book",
                      "link 'gone.html' leads to no file", "other.html has no id 'nowhere'",
                      "<details> block(s) open by default", "style.css: points at a network URL",
-                     "1 formulas but 0 typeset",
+                     "1 formulas but 0 typeset", "JavaScript error: \"Error: a widget failed",
+                     "JavaScript error: \"Uncaught TypeError: Cannot read properties of undefined",
                      "the page requested https://cdn.jsdelivr.net/npm/mathjax@3"):
         assert expected in problems, f"not reported: {expected}\n{problems}"
+    assert "a note" not in problems
 
 
 def test_answers_in_details_blocks_render_folded(tmp_path):

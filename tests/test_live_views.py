@@ -164,6 +164,21 @@ def test_resolution_view_after_other_scales_shows_the_static_figure(codec_clip):
     assert_blit_is_a_full_draw(view, lr_scale=0.3)
 
 
+def test_resolution_view_labels_each_bar_with_its_current_height(codec_clip):
+    """The GMACs written on the bars follow the slider (``Axes.bar_label`` alone keeps the values
+    the bars had when the figure was drawn)."""
+    explorer = ResolutionExplorer(codec_clip.frames[0], codec_clip.labels[0])      # the paper's 720x960 cost
+    view = ResolutionLiveView(explorer, 0.5)
+    shown = {}
+    for scale in (0.3, 0.8):
+        view.set_state(lr_scale=scale)
+        heights = [bar.get_height() for bar in view.bars]
+        shown[scale] = [label.get_text() for label in view.bar_labels]
+        assert shown[scale] == [f"{height:.1f}" for height in heights]
+        assert [label.get_text() for label in view.cost_ax.texts] == shown[scale]   # no stale label left
+    assert shown[0.3][1] != shown[0.8][1], "the LR bar's label did not change with s"
+
+
 @pytest.fixture(scope="module")
 def attention_explorer():
     from arseg_tutorial.models import ARSeg, build_model

@@ -14,6 +14,7 @@ from arseg_tutorial.evaluate import make_segmenter  # noqa: E402
 from arseg_tutorial.train import recipes  # noqa: E402
 from arseg_tutorial.train.build import ablation_from_manifest, sweep_from_manifest  # noqa: E402
 from arseg_tutorial.widgets import tradeoff  # noqa: E402
+from arseg_tutorial.widgets.live import EXPLORER_DPI  # noqa: E402
 from arseg_tutorial.sweep import (  # noqa: E402
     best_under_budget, format_sweep_table, gop_metrics, pareto_points, sweep_scales,
 )
@@ -194,7 +195,7 @@ def test_live_view_redraws_only_what_changed_and_matches_the_state(sweep, exampl
     second = view.render_png(0.75, 3)
     again = view.render_png(0.25, 12)
     assert first == again and first != second            # the background is restored, not drawn over
-    assert Image.open(io.BytesIO(first)).size == (int(13 * 72), int(7.4 * 72))
+    assert Image.open(io.BytesIO(first)).size == (round(13 * EXPLORER_DPI), round(7.4 * EXPLORER_DPI))
     assert explorer.show().children
 
 

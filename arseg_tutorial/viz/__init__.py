@@ -16,7 +16,10 @@ from matplotlib.patches import Patch
 
 from arseg_tutorial.scenes.classes import CLASS_NAMES, IGNORE_COLOR, IGNORE_LABEL, NUM_CLASSES, PALETTE
 
-__all__ = ["colorize_labels", "class_legend_handles", "add_class_legend", "flow_to_rgb", "flow_wheel",
+SMALL_FONT_PT = 9
+"""The smallest text of any figure (titles, legends, tick labels): 9 pt, 12.5 px in a 100 dpi PNG."""
+
+__all__ = ["SMALL_FONT_PT", "colorize_labels", "class_legend_handles", "add_class_legend", "flow_to_rgb", "flow_wheel",
            "show_images", "plot_clip_overview", "draw_arseg_overview"]
 
 
@@ -72,11 +75,11 @@ def add_class_legend(target, classes: Sequence[int] | None = None, ignore: bool 
     """
     handles = class_legend_handles(classes, ignore)
     if isinstance(target, Figure):
-        options = dict(loc="lower center", ncol=min(len(handles), 6), fontsize="small", frameon=False,
+        options = dict(loc="lower center", ncol=min(len(handles), 6), fontsize=SMALL_FONT_PT, frameon=False,
                        bbox_to_anchor=(0.5, -0.02))
         options.update(legend_kwargs)
         return target.legend(handles=handles, **options)
-    options = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    options = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL_FONT_PT, frameon=False)
     options.update(legend_kwargs)
     return target.legend(handles=handles, **options)
 
@@ -129,10 +132,10 @@ def flow_wheel(ax, max_magnitude: float, size: int = 101) -> None:
     image = flow_to_rgb(grid, max_magnitude)
     image[np.hypot(grid[..., 0], grid[..., 1]) > max_magnitude] = 255
     ax.imshow(image, extent=(-max_magnitude, max_magnitude, max_magnitude, -max_magnitude))
-    ax.set_xlabel("dx (px)", fontsize="x-small")
-    ax.set_ylabel("dy (px)", fontsize="x-small")
-    ax.tick_params(labelsize="xx-small")
-    ax.set_title("flow key", fontsize="x-small")
+    ax.set_xlabel("dx (px)", fontsize=SMALL_FONT_PT)
+    ax.set_ylabel("dy (px)", fontsize=SMALL_FONT_PT)
+    ax.tick_params(labelsize=SMALL_FONT_PT)
+    ax.set_title("flow key", fontsize=SMALL_FONT_PT)
 
 
 def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int | None = None,
@@ -161,11 +164,11 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
             continue
         ax.imshow(images[index], cmap=cmap)
         if titles is not None:
-            ax.set_title(titles[index], fontsize="small")
+            ax.set_title(titles[index], fontsize=SMALL_FONT_PT)
         row, col = divmod(index, ncols)
-        ax.set_xlabel("x (px)" if row == nrows - 1 else "", fontsize="small")
-        ax.set_ylabel("y (px)" if col == 0 else "", fontsize="small")
-        ax.tick_params(labelsize="x-small")
+        ax.set_xlabel("x (px)" if row == nrows - 1 else "", fontsize=SMALL_FONT_PT)
+        ax.set_ylabel("y (px)" if col == 0 else "", fontsize=SMALL_FONT_PT)
+        ax.tick_params(labelsize=SMALL_FONT_PT)
     if suptitle:
         fig.suptitle(suptitle)
     return fig, axes
@@ -193,11 +196,11 @@ def plot_clip_overview(clip, times: Sequence[int] | None = None, panel_size: flo
     fig, axes = show_images(images, titles, ncols=len(times), panel_size=panel_size,
                             suptitle=f"generated clip (seed {clip.seed}): {T} frames of "
                                      f"{clip.frames.shape[1]}x{clip.frames.shape[2]} px")
-    add_class_legend(axes[1, -1], ignore=True, fontsize="x-small")
+    add_class_legend(axes[1, -1], ignore=True, fontsize=SMALL_FONT_PT)
     flow_wheel(axes[2, -1].inset_axes([1.05, 0.1, 0.45, 0.8]), max_flow)
     axes[3, -1].legend(handles=[Patch(facecolor="#ebebeb", label="visible (valid)"),
                                 Patch(facecolor="#3c3c3c", label="occluded / edge / outside")],
-                       loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", frameon=False)
+                       loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL_FONT_PT, frameon=False)
     return fig
 
 
@@ -221,7 +224,7 @@ def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None, ke
         size = 0.8 if t == 0 else 0.8 * lr_scale
         ax.add_patch(plt.Rectangle((t + 0.5 - size / 2, 3.1), size, size * 0.75,
                                    facecolor=i_colour if t == 0 else p_colour, edgecolor="k"))
-        ax.text(t + 0.5, 3.0, ("I" if t == 0 else "P") + f"{t}", ha="center", va="top", fontsize=8)
+        ax.text(t + 0.5, 3.0, ("I" if t == 0 else "P") + f"{t}", ha="center", va="top", fontsize=SMALL_FONT_PT)
         ax.annotate("", (t + 0.5, 2.35), (t + 0.5, 2.75), arrowprops=dict(arrowstyle="->", lw=0.8))
         ax.add_patch(plt.Rectangle((t + 0.2, 0.05), 0.6, 0.45, facecolor="#44AA99", edgecolor="k", alpha=0.6))
         ax.annotate("", (t + 0.5, 0.5), (t + 0.5, 0.95 if t else 1.75), arrowprops=dict(arrowstyle="->", lw=0.8))
@@ -232,13 +235,13 @@ def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None, ke
                                                    f"(P-frame -> I-frame) + {kernel}x{kernel} local attention, then the shared classifier")]
     for (x, y, w, h), text in boxes:
         ax.add_patch(plt.Rectangle((x, y), w, h, facecolor=net_colour, edgecolor="k"))
-        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8)
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=SMALL_FONT_PT)
     ax.annotate("", (1.05, 1.2), (0.95, 1.85),
                 arrowprops=dict(arrowstyle="->", lw=1.2, color="C3", connectionstyle="arc3,rad=-0.4"))
-    ax.text(0.55, 1.3, "keyframe\nfeature", color="C3", fontsize=7, ha="left", va="center")
+    ax.text(0.55, 1.3, "keyframe\nfeature", color="C3", fontsize=SMALL_FONT_PT, ha="left", va="center")
     for t in range(1, gop_length):
         ax.annotate("", (t + 0.5, 1.45), (t + 0.5, 1.75), arrowprops=dict(arrowstyle="->", lw=0.8))
-    ax.text(gop_length / 2, -0.15, "segmentation of every frame", ha="center", va="top", fontsize=8)
+    ax.text(gop_length / 2, -0.15, "segmentation of every frame", ha="center", va="top", fontsize=SMALL_FONT_PT)
     average = (1 + (gop_length - 1) * lr_scale ** 2) / gop_length
     ax.set_title(f"AR-Seg on one GOP (L = {gop_length}): average cost per frame = (1 + {gop_length - 1} x "
                  f"{lr_scale ** 2:.2f}) / {gop_length} = {average:.3f} of per-frame HR "
@@ -246,7 +249,7 @@ def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None, ke
     ax.legend(handles=[Patch(facecolor=i_colour, edgecolor="k", label="I-frame = keyframe (full resolution)"),
                        Patch(facecolor=p_colour, edgecolor="k", label="P-frame (low resolution input)"),
                        Patch(facecolor="#44AA99", alpha=0.6, edgecolor="k", label="segmentation output")],
-              loc="upper right", fontsize=8, ncol=3, bbox_to_anchor=(1.0, 1.0))
+              loc="upper right", fontsize=SMALL_FONT_PT, ncol=3, bbox_to_anchor=(1.0, 1.0))
     ax.set_xlim(0, gop_length)
     ax.set_ylim(-0.5, 4.4)
     ax.set_xlabel("frame index t within the GOP")

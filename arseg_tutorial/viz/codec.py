@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from arseg_tutorial.codec.motion import endpoint_error, select_direction
-from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
+from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
 
 FRAME_TYPE_COLOURS = {"I": "#D55E00", "P": "#0072B2", "B": "#009E73", "?": "#999999"}
 """Okabe-Ito colours per frame type (vermillion I, blue P, green B): colour-blind safe."""
@@ -32,7 +32,7 @@ def frame_type_legend(ax: Axes, frame_types: str, **kwargs) -> None:
     """Legend of the frame types present in ``frame_types``. Introduced in notebook 01."""
     handles = [Patch(color=FRAME_TYPE_COLOURS[k], label=FRAME_TYPE_NAMES[k])
                for k in "IPB?" if k in frame_types]
-    ax.legend(handles=handles, **({"loc": "upper right", "fontsize": "small"} | kwargs))
+    ax.legend(handles=handles, **({"loc": "upper right", "fontsize": SMALL_FONT_PT} | kwargs))
 
 
 def plot_frame_type_strip(ax: Axes, frame_types: str, title: str | None = None) -> None:
@@ -86,7 +86,7 @@ def plot_decode_order(frame_types: str, decode_order: np.ndarray,
             kind = frame_types[display_index]
             ax.add_patch(plt.Rectangle((position - 0.4, row), 0.8, 0.6, color=FRAME_TYPE_COLOURS[kind]))
             ax.text(position, row + 0.3, f"{kind}{display_index}", ha="center", va="center",
-                    color="white", fontsize="small", fontweight="bold")
+                    color="white", fontsize=SMALL_FONT_PT, fontweight="bold")
     for position, display_index in enumerate(decode_order):
         ax.annotate("", xy=(position, 0.62), xytext=(display_index, 1.18),
                     arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 0.8})
@@ -148,7 +148,7 @@ def draw_motion_vectors(ax: Axes, frame: np.ndarray, mvs: np.ndarray, valid: np.
     ax.legend(handles=[Patch(color="yellow", label=f"motion vector (x{arrow_gain:g})"),
                        Patch(facecolor="none", edgecolor="0.3", label="block"),
                        Patch(color=HOLE_COLOUR, alpha=0.6, label="no vector (intra / outside)")],
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL_FONT_PT)
 
 
 def plot_flow_comparison(flow: np.ndarray, valid: np.ndarray, exact_flow: np.ndarray,
@@ -190,7 +190,7 @@ def plot_warp_to_distance(key_frame: np.ndarray, key_labels: np.ndarray, frame: 
         axes[1, col].set_xlabel("x (px)")
     for row in range(2):
         axes[row, 0].set_ylabel("y (px)")
-    add_class_legend(axes[1, 2], fontsize="x-small")
+    add_class_legend(axes[1, 2], fontsize=SMALL_FONT_PT)
     fig.suptitle(f"warping the keyframe with the chained motion vectors (d = {distance})")
     return fig
 
@@ -207,7 +207,7 @@ def plot_error_vs_distance(distances: Sequence[int], curves: Mapping[str, Sequen
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize=SMALL_FONT_PT)
     return fig
 
 
@@ -231,10 +231,10 @@ def plot_prediction_residual(previous: np.ndarray, prediction: np.ndarray, curre
               (residual, f"residual |frame t - prediction|\nmean {residual.mean():.1f}")]
     for ax, (image, name) in zip(axes, panels):
         shown = ax.imshow(image, cmap="magma", vmin=0, vmax=max_error) if image.ndim == 2 else ax.imshow(image)
-        ax.set_title(name, fontsize="small")
-        ax.set_xlabel("x (px)", fontsize="small")
-        ax.tick_params(labelsize="x-small")
-    axes[0].set_ylabel("y (px)", fontsize="small")
+        ax.set_title(name, fontsize=SMALL_FONT_PT)
+        ax.set_xlabel("x (px)", fontsize=SMALL_FONT_PT)
+        ax.tick_params(labelsize=SMALL_FONT_PT)
+    axes[0].set_ylabel("y (px)", fontsize=SMALL_FONT_PT)
     fig.colorbar(shown, ax=axes[3:], shrink=0.8, label="grey levels (mean over R, G, B)")
     fig.suptitle(title)
     return fig

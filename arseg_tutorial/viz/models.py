@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from arseg_tutorial.scenes.classes import CLASS_NAMES, PALETTE, THIN_CLASSES
-from arseg_tutorial.viz import add_class_legend, colorize_labels
+from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels
 
 
 def plot_cost_vs_scale(scales: Sequence[float], measured_gmacs: Sequence[float], hr_gmacs: float,
@@ -40,7 +40,7 @@ def plot_cost_vs_scale(scales: Sequence[float], measured_gmacs: Sequence[float],
     ax.plot(grid, hr_gmacs * grid**2, "--", color="0.4", label=r"HR GMACs $\times s^2$")
     ax.plot(scales, measured_gmacs, "o", color="#0072B2", label="counted (FlopCounterMode / 2)")
     ax.set(xlabel="LR scale s", ylabel="GMACs per frame", title="counted cost of one LR frame")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize=SMALL_FONT_PT)
     if with_latency:
         ax = axes[0, 1]
         top = int(np.argmax(latency_scales))
@@ -49,7 +49,7 @@ def plot_cost_vs_scale(scales: Sequence[float], measured_gmacs: Sequence[float],
         ax.plot(grid, law, "--", color="0.4", label=r"$s^2$ law through the largest s")
         ax.plot(latency_scales, latency_ms, "s", color="#D55E00", label="measured CPU latency (median)")
         ax.set(xlabel="LR scale s", ylabel="ms per frame", title="measured latency of one LR frame")
-        ax.legend(fontsize="small")
+        ax.legend(fontsize=SMALL_FONT_PT)
     if title:
         fig.suptitle(title, fontsize="medium")
     return fig
@@ -74,7 +74,7 @@ def plot_iou_vs_scale(scales: Sequence[float], iou: np.ndarray, class_names: Seq
                 lw=2.2 if thin else 1.0, label=f"{name}{' (thin)' if thin else ''}")
     ax.set(xlabel="LR scale s", ylabel="IoU after down/up sampling (%)", ylim=(0, 101),
            title=title or "what each class loses at low resolution (perfect LR labels)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL_FONT_PT, frameon=False)
     return fig
 
 
@@ -107,7 +107,7 @@ def plot_ceiling_vs_trained(scales: Sequence[float], ceilings: dict[str, tuple[S
     loss_ax.axhline(0, color="0.7", lw=0.8)
     for ax in (level_ax, loss_ax):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small")
+        ax.legend(fontsize=SMALL_FONT_PT)
     if title:
         fig.suptitle(title, fontsize="medium")
     return fig
@@ -127,15 +127,15 @@ def plot_resolution_state(state: dict, frame: np.ndarray, model_name: str, cost_
     for ax, (image, name) in zip(axes[:3], panels):
         ax.imshow(image)
         ax.set(title=name, xlabel="x (px)", ylabel="y (px)")
-        ax.title.set_fontsize("small")
+        ax.title.set_fontsize(SMALL_FONT_PT)
     add_class_legend(fig, ignore=True, ncol=6, bbox_to_anchor=(0.38, -0.12))
     ax = axes[3]
     names = ["HR frame", "LR frame", "LR + CReFF", f"GOP average\n(L = {gop_length})"]
     bars = ax.bar(range(4), resolution_costs(state), color=["#332288", "#88CCEE", "#44AA99", "#E69F00"], label=names)
     label_cost_bars(ax, bars)
-    ax.set_xticks(range(4), names, fontsize="x-small", rotation=20)
+    ax.set_xticks(range(4), names, fontsize=SMALL_FONT_PT, rotation=20)
     ax.set(ylabel="GMACs per frame", title=titles["cost"])
-    ax.title.set_fontsize("small")
+    ax.title.set_fontsize(SMALL_FONT_PT)
     return fig
 
 
@@ -153,8 +153,13 @@ def resolution_costs(state: dict) -> list[float]:
 
 
 def label_cost_bars(ax, bars) -> list:
-    """Write each bar's GMACs on top of it; returns the labels."""
-    return ax.bar_label(bars, fmt="%.1f", fontsize="x-small")
+    """Write each bar's GMACs (its current height) on top of it; returns the labels.
+
+    The text is given explicitly: ``Axes.bar_label`` alone would write the heights the bars had
+    when they were created, also after ``set_height`` (the live explorer changes them in place).
+    """
+    heights = [bar.get_height() for bar in bars]
+    return ax.bar_label(bars, labels=[f"{height:.1f}" for height in heights], fontsize=SMALL_FONT_PT)
 
 
 def pca_rgb(features: Sequence[torch.Tensor | np.ndarray]) -> list[np.ndarray]:
@@ -198,7 +203,7 @@ def plot_feature_pca(images: Sequence[np.ndarray], titles: Sequence[str], suptit
     for ax, image, name in zip(np.atleast_1d(axes), images, titles):
         ax.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
         ax.set(title=name, xlabel="x (image px)", ylabel="y (image px)")
-        ax.title.set_fontsize("small")
+        ax.title.set_fontsize(SMALL_FONT_PT)
     fig.suptitle(suptitle)
     return fig
 
@@ -221,7 +226,7 @@ def draw_attention_window(ax, image: np.ndarray, weights: np.ndarray, centre_fea
     window_patches(ax, weights, centre_feature, stride_px, centre_label)
     ax.set(title=title, xlabel="x (px)", ylabel="y (px)", xlim=(-0.5, image.shape[1] - 0.5),
            ylim=(image.shape[0] - 0.5, -0.5))
-    ax.title.set_fontsize("small")
+    ax.title.set_fontsize(SMALL_FONT_PT)
 
 
 def window_patches(ax, weights: np.ndarray, centre_feature: tuple[float, float], stride_px: float,
@@ -246,7 +251,7 @@ def window_patches(ax, weights: np.ndarray, centre_feature: tuple[float, float],
                        edgecolor="cyan", lw=1.5, label=centre_label)
     for patch in (outline, centre):
         ax.add_patch(patch)
-    legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small", frameon=False)
+    legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=SMALL_FONT_PT, frameon=False)
     return [cells, outline, centre, legend]
 
 
@@ -280,12 +285,12 @@ def plot_attention_state(state: dict) -> Figure:
     y, x = state["pixel_px"]
     axes[1].plot([x], [y], "c+", ms=14, mew=2, label="query pixel")
     axes[1].set(title=f"current frame (d = {state['distance']})", xlabel="x (px)", ylabel="y (px)")
-    axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="x-small", frameon=False)
-    axes[1].title.set_fontsize("small")
+    axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=SMALL_FONT_PT, frameon=False)
+    axes[1].title.set_fontsize(SMALL_FONT_PT)
     im = axes[2].imshow(state["weights"], cmap="magma", vmin=0)
     set_window_ticks(axes[2], state["kernel"])
     axes[2].set(title=titles["weights"], xlabel="window dx (feature px)", ylabel="window dy (feature px)")
-    axes[2].title.set_fontsize("small")
+    axes[2].title.set_fontsize(SMALL_FONT_PT)
     fig.colorbar(im, ax=axes[2], label="softmax weight")
     return fig
 
@@ -296,10 +301,10 @@ def _weights_panel(ax, weights: np.ndarray, title: str) -> None:
     set_window_ticks(ax, k)
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize="x-small",
+            ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=SMALL_FONT_PT,
                     color="k" if weights[i, j] > 0.6 else "w")
     ax.set(title=title, xlabel="window dx (feature px)", ylabel="window dy (feature px)")
-    ax.title.set_fontsize("small")
+    ax.title.set_fontsize(SMALL_FONT_PT)
     return image
 
 
@@ -331,8 +336,8 @@ def plot_alignment(state: dict) -> Figure:
                                    edgecolor="w", ls=":", lw=1.2, label="zoomed area"))
     axes[0, 0].set(title=f"current frame (d = {state['distance']}): pixel x on the object", xlabel="x (px)",
                    ylabel="y (px)")
-    axes[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="x-small", frameon=False)
-    axes[0, 0].title.set_fontsize("small")
+    axes[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=SMALL_FONT_PT, frameon=False)
+    axes[0, 0].title.set_fontsize(SMALL_FONT_PT)
     windows = ((axes[0, 1], aligned, shifted, "keyframe: window at x + flow (motion vectors)"),
                (axes[0, 2], zero, (row, col), "keyframe: window at x (zero flow)"))
     for ax, window, centre, title in windows:
@@ -344,7 +349,7 @@ def plot_alignment(state: dict) -> Figure:
     axes[1, 0].plot([x], [y], "c+", ms=14, mew=2)
     axes[1, 0].set(xlim=(box[0], box[1]), ylim=(box[2], box[3]), title="current frame, zoomed", xlabel="x (px)",
                    ylabel="y (px)")
-    axes[1, 0].title.set_fontsize("small")
+    axes[1, 0].title.set_fontsize(SMALL_FONT_PT)
     _weights_panel(axes[1, 1], aligned["weights"], f"weights with motion vectors (entropy {aligned['entropy']:.2f})")
     image = _weights_panel(axes[1, 2], zero["weights"], f"weights with zero flow (entropy {zero['entropy']:.2f})")
     fig.colorbar(image, ax=axes[1, 2], label="softmax weight")

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from arseg_tutorial.train.history import stage_switch
+from arseg_tutorial.viz import SMALL_FONT_PT
 
 METHOD_COLOURS = {"hr": "#D55E00", "lr": "#0072B2", "arseg": "#009E73", "warp": "#E69F00",
                   "paper": "#CC79A7", "oracle": "#000000"}
@@ -26,7 +27,7 @@ by line style (``SCALE_STYLES``)."""
 METHOD_LABELS = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg",
                  "warp": "warped keyframe", "paper": "AR-Seg (paper CReFF)", "oracle": "oracle bound"}
 SCALE_STYLES = ("-", "--", "-.", ":")
-ABLATION_GREYS = ("0.45", "0.6", "0.75")
+ABLATION_GREYS = ("0.15", "0.45", "0.7")
 """Greys for ablation variants that are not a method of their own (no FST, unfrozen classifier,
 zero flow)."""
 """Line styles that tell the scales of one method apart (smallest scale first)."""
@@ -93,7 +94,7 @@ def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Seq
                title="explicit FST loss (dotted: stage 2, CReFF on)")
     for ax in (seg_ax, fst_ax):
         if ax.lines:
-            ax.legend(fontsize="x-small", ncol=2)
+            ax.legend(fontsize=SMALL_FONT_PT, ncol=2)
     fig.suptitle(title)
     return fig
 
@@ -135,7 +136,7 @@ class LiveLossPlot:
         fst_ax.set(xlabel="optimisation step", ylabel="MSE", title="explicit FST loss")
         for ax in self.axes:
             if ax.lines:
-                ax.legend(fontsize="small")
+                ax.legend(fontsize=SMALL_FONT_PT)
         if self._handle is not None:
             self._handle.update(self.figure)
 
@@ -217,27 +218,27 @@ def plot_ablation(ablation: Mapping) -> Figure:
     colours = _ablation_colours(names)
     bar_ax.bar(range(len(names)), values, color=colours)
     for i, value in enumerate(values):
-        bar_ax.text(i, value, f"{value:.1f}", ha="center", va="bottom", fontsize="small")
+        bar_ax.text(i, value, f"{value:.1f}", ha="center", va="bottom", fontsize=SMALL_FONT_PT)
     for key, method in REFERENCE_KEYS:
         if key not in ablation:
             continue
         bar_ax.axhline(ablation[key], color=METHOD_COLOURS[method], ls="--",
                        label=f"{METHOD_LABELS[method]}: {ablation[key]:.1f}")
     bar_ax.set_xticks(range(len(names)), [ABLATION_LABELS.get(n, n) for n in names], rotation=15,
-                      fontsize="small")
-    low = min(values + [ablation["lr_mean_miou"]])
-    high = max(values + [ablation["hr_mean_miou"]])
-    bar_ax.set_ylim(max(0.0, low - 0.3 * (high - low) - 1), high + 0.2 * (high - low) + 1)
+                      fontsize=SMALL_FONT_PT)
+    bar_ax.set_ylim(0.0, 1.3 * max(values + [ablation["hr_mean_miou"]]))    # bars from 0: heights compare
     bar_ax.set(ylabel="mean mIoU over d = 0..L-1 (%)",
                title=f"ablation at s = {ablation['scale']:g} (test split)")
-    bar_ax.legend(fontsize="small", loc="lower right")
+    bar_ax.legend(fontsize=SMALL_FONT_PT, loc="upper center", ncol=2)
+    grey_styles = iter(["s--", "^:", "v-.", "D--"])        # each grey variant its own marker and dashes
     for colour, name in zip(colours, names):
         per_distance = variants[name]["per_distance"]
-        dist_ax.plot(range(len(per_distance)), per_distance, "o-" if colour not in ABLATION_GREYS else "s--",
-                     ms=3, color=colour, label=ABLATION_LABELS.get(name, name))
+        style = next(grey_styles, "s--") if colour in ABLATION_GREYS else "o-"
+        dist_ax.plot(range(len(per_distance)), per_distance, style, ms=4, color=colour,
+                     label=ABLATION_LABELS.get(name, name))
     dist_ax.set(xlabel="distance d from the keyframe (frames)", ylabel="mIoU (%)",
                 title="per keyframe distance")
-    dist_ax.legend(fontsize="small")
+    dist_ax.legend(fontsize=SMALL_FONT_PT)
     return fig
 
 
@@ -263,7 +264,7 @@ def plot_pareto(ax: Axes, points: Mapping[str, Sequence[tuple[float, float, floa
         if len(rows) > 1:
             for scale, x, y in rows:
                 ax.annotate(f"s={scale:g}", (x, y), textcoords="offset points", xytext=(4, -10),
-                            fontsize="x-small", color=METHOD_COLOURS[method])
+                            fontsize=SMALL_FONT_PT, color=METHOD_COLOURS[method])
         for scale, x, y in rows:
             if chosen_scale is not None and abs(scale - chosen_scale) < 1e-9 and method in ("lr", "arseg"):
                 ax.plot([x], [y], "o", ms=15, mfc="none", mec="k", mew=2)
@@ -272,7 +273,7 @@ def plot_pareto(ax: Axes, points: Mapping[str, Sequence[tuple[float, float, floa
     ax.set(xlabel="GMACs per frame (GOP average)", ylabel="mean mIoU (%)",
            title="accuracy vs cost" + (f" at GOP length L = {gop_length}" if gop_length else ""))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="best")
+    ax.legend(fontsize=SMALL_FONT_PT, loc="best")
 
 
 def plot_per_distance(ax: Axes, curves: Mapping[str, Sequence[float]], gop_length: int | None = None,
@@ -300,7 +301,7 @@ def plot_per_distance(ax: Axes, curves: Mapping[str, Sequence[float]], gop_lengt
     ax.set(xlabel="distance d from the keyframe (frames)", ylabel="mIoU (%)",
            title="accuracy by keyframe distance")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize=SMALL_FONT_PT)
 
 
 KEYFRAME_MARK = "0.3"
@@ -338,7 +339,7 @@ def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
         _mark_keyframes(ax, frame_types)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(fontsize=SMALL_FONT_PT, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     miou_ax.set_title("segmentation accuracy of every frame")
     time_ax.set_title("measured time per frame")
     time_ax.set_xlabel("frame index (display order)")
@@ -374,16 +375,16 @@ def plot_regime(curves: Mapping) -> Figure:
     dist_ax.set(xlabel="distance d from the keyframe (frames)", ylabel="HR(d) - mIoU(d) (points)",
                 title="what each method loses against HR, by distance")
     dist_ax.grid(alpha=0.3)
-    dist_ax.legend(fontsize="small")
+    dist_ax.legend(fontsize=SMALL_FONT_PT)
     rows = curves["regimes"]
     gaps, margins = [r["lr_gap"] for r in rows], [r["arseg_vs_warp"] for r in rows]
     scale_ax.plot(gaps, margins, "o-", color=METHOD_COLOURS["arseg"])
     for r in rows:
         scale_ax.annotate(f"s={r['lr_scale']:g}", (r["lr_gap"], r["arseg_vs_warp"]), textcoords="offset points",
-                          xytext=(5, 4), fontsize="small", color=METHOD_COLOURS["arseg"])
+                          xytext=(5, 4), fontsize=SMALL_FONT_PT, color=METHOD_COLOURS["arseg"])
     scale_ax.axhline(0, color=METHOD_COLOURS["warp"], ls="--", label="warped keyframe (AR-Seg = warp)")
     scale_ax.set(xlabel="LR-only gap: HR - LR-only (mean mIoU points)",
                  ylabel="AR-Seg - warp (mean mIoU points)", title="AR-Seg's margin over the warp, by LR scale")
     scale_ax.grid(alpha=0.3)
-    scale_ax.legend(fontsize="small")
+    scale_ax.legend(fontsize=SMALL_FONT_PT)
     return fig

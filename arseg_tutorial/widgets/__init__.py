@@ -24,8 +24,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
-from arseg_tutorial.widgets.live import LiveView, live_face, with_spines
+from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
+from arseg_tutorial.widgets.live import EXPLORER_DPI, LiveView, live_face, with_spines
 
 __all__ = ["clip_player_update", "clip_player", "ClipPlayerView", "CLIP_PANELS"]
 
@@ -63,26 +63,31 @@ def clip_player_update(clip, t: int = 0, panels: Sequence[str] = CLIP_PANELS,
     scales = _flow_scales(clip, max_flow_px)
     height, width = clip.frames.shape[1:3]
     with_key = any(name.startswith("flow") for name in panels)
-    ratios = [1.0] * len(panels) + ([0.4] if with_key else [])
-    fig, axes = plt.subplots(1, len(ratios), squeeze=False, constrained_layout=True,
-                             gridspec_kw={"width_ratios": ratios},
-                             figsize=(panel_size * sum(ratios) + 1.6, panel_size * height / width + 0.9))
-    for ax, name in zip(axes[0], panels):
+    columns = min(len(panels), 2)                  # two panels a row: about 1000 px wide at 100 dpi
+    rows = -(-len(panels) // columns)
+    side = 0.55 if with_key or "labels" in panels else 0.0
+    fig = plt.figure(layout="constrained", figsize=(panel_size * (columns + side) + 0.6,
+                                                     rows * (panel_size * height / width + 0.4) + 0.6))
+    grid = fig.add_gridspec(rows, columns + (1 if side else 0), width_ratios=[1.0] * columns + ([side] if side else []))
+    axes = [fig.add_subplot(grid[i // columns, i % columns]) for i in range(len(panels))]
+    for ax, name in zip(axes, panels):
         ax.imshow(_panel_image(clip, name, t, scales))
         if name == "flow to previous":
             ax.text(width / 2, height / 2, NO_PREVIOUS, ha="center", va="center", visible=t == 0)
-        ax.set_title(_panel_title(name, t, scales), fontsize="small")
-        ax.set_xlabel("x (px)", fontsize="small")
-        ax.tick_params(labelsize="x-small")
-    axes[0, 0].set_ylabel("y (px)", fontsize="small")
+        ax.set_title(_panel_title(name, t, scales), fontsize=SMALL_FONT_PT)
+        ax.set_xlabel("x (px)", fontsize=SMALL_FONT_PT)
+        ax.set_ylabel("y (px)", fontsize=SMALL_FONT_PT)
+        ax.tick_params(labelsize=SMALL_FONT_PT)
     if with_key:
-        key = axes[0, -1]
+        key = fig.add_subplot(grid[rows - 1, -1])
         flow_wheel(key, 1.0)
-        key.set_title("flow key", fontsize="small")
-        key.set_xlabel("dx / full colour", fontsize="x-small")
-        key.set_ylabel("dy / full colour", fontsize="x-small")
+        key.set_title("flow key", fontsize=SMALL_FONT_PT)
+        key.set_xlabel("dx / full colour", fontsize=SMALL_FONT_PT)
+        key.set_ylabel("dy / full colour", fontsize=SMALL_FONT_PT)
     if "labels" in panels:
-        add_class_legend(axes[0, -1], fontsize="x-small")
+        legend_ax = axes[panels.index("labels")]
+        add_class_legend(legend_ax, fontsize=SMALL_FONT_PT,
+                         bbox_to_anchor=(1.02 + (columns - 1 - panels.index("labels") % columns) * 1.1, 1.0))
     fig.suptitle(_clip_title(clip, t, with_key), fontsize="medium")
     return fig
 
@@ -115,7 +120,7 @@ def _panel_title(name: str, t: int, scales: dict[str, float]) -> str:
 
 def _clip_title(clip, t: int, with_key: bool) -> str:
     title = f"clip player: seed {clip.seed}, frame {t} of {clip.frames.shape[0] - 1}"
-    return title + " (white = no motion, hue = direction, saturation = distance)" if with_key else title
+    return title + "\nflow: white = no motion, hue = direction, saturation = distance" if with_key else title
 
 
 class ClipPlayerView(LiveView):
@@ -132,7 +137,7 @@ class ClipPlayerView(LiveView):
         dpi: resolution of the PNG.
     """
 
-    def __init__(self, clip, panels: Sequence[str] = CLIP_PANELS, dpi: int = 72):
+    def __init__(self, clip, panels: Sequence[str] = CLIP_PANELS, dpi: int = EXPLORER_DPI):
         self.clip, self.panels = clip, _check_panels(panels)
         self.scales = _flow_scales(clip, None)
         self.with_key = any(name.startswith("flow") for name in self.panels)
@@ -147,7 +152,7 @@ class ClipPlayerView(LiveView):
             raise ValueError(f"frame index t={t} is outside the clip: use 0 <= t <= {self.clip.frames.shape[0] - 1}")
         for ax, name in zip(self.axes, self.panels):
             ax.images[0].set_data(_panel_image(self.clip, name, t, self.scales))
-            ax.set_title(_panel_title(name, t, self.scales), fontsize="small")
+            ax.set_title(_panel_title(name, t, self.scales), fontsize=SMALL_FONT_PT)
         for text in self.no_previous:
             text.set_visible(t == 0)
         self.figure.suptitle(_clip_title(self.clip, t, self.with_key), fontsize="medium")

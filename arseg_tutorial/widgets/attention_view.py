@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arseg_tutorial.widgets.live import LiveView, live_face, with_spines
+from arseg_tutorial.viz import SMALL_FONT_PT
+from arseg_tutorial.widgets.live import EXPLORER_DPI, LiveView, live_face, with_spines
 
 
 class AttentionLiveView(LiveView):
@@ -25,7 +26,7 @@ class AttentionLiveView(LiveView):
     """
 
     def __init__(self, explorer, pixel_y: int, pixel_x: int, kernel: int | None = None,
-                 aligned: bool = True, dpi: int = 72):
+                 aligned: bool = True, dpi: int = EXPLORER_DPI):
         self.explorer = explorer
         super().__init__(explorer.figure(pixel_y, pixel_x, kernel, aligned), dpi)
         self.window_ax, self.frame_ax, self.weights_ax, self.colorbar_ax = self.figure.axes
@@ -50,7 +51,7 @@ class AttentionLiveView(LiveView):
         for artist in self.window:
             artist.remove()
         self.window = window_patches(self.window_ax, weights, state["pixel_feature"], state["stride_px"])
-        self.window_ax.set_title(titles["window"], fontsize="small")
+        self.window_ax.set_title(titles["window"], fontsize=SMALL_FONT_PT)
         self.marker.set_data([pixel_x], [pixel_y])
         heat_map = self.weights_ax.images[0]
         heat_map.set_data(weights)
@@ -58,7 +59,7 @@ class AttentionLiveView(LiveView):
         heat_map.set_clim(0, weights.max())
         self.weights_ax.set(xlim=(-0.5, k - 0.5), ylim=(k - 0.5, -0.5))
         set_window_ticks(self.weights_ax, k)
-        self.weights_ax.set_title(titles["weights"], fontsize="small")
+        self.weights_ax.set_title(titles["weights"], fontsize=SMALL_FONT_PT)
         return state
 
     def dynamic_artists(self) -> list:

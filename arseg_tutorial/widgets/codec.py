@@ -16,12 +16,12 @@ from matplotlib.figure import Figure
 
 from arseg_tutorial.codec import (Video, encode_to_bytes, endpoint_error, flow_to_keyframe,
                                   motion_vectors_to_flow, read_video, warp)
-from arseg_tutorial.viz import add_class_legend, colorize_labels, flow_to_rgb
+from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
 from arseg_tutorial.codec.motion import select_direction
 from arseg_tutorial.viz.codec import (FRAME_TYPE_COLOURS, FRAME_TYPE_NAMES, STRIP_LEGEND, block_corners, draw_motion_vectors,
                                       frame_type_legend, hole_mask, motion_vector_arrows, plot_frame_type_strip,
                                       plot_packet_sizes)
-from arseg_tutorial.widgets.live import LiveView, live_face, with_spines
+from arseg_tutorial.widgets.live import EXPLORER_DPI, LiveView, live_face, with_spines
 
 SCRUBBER_OVERLAYS = ("chained flow to keyframe", "error vs exact flow", "keyframe labels warped",
                      "keyframe image warped")
@@ -77,7 +77,7 @@ def gop_explorer_update(frames: np.ndarray, gop_length: int = 12, bframes: int =
     sizes_kb = [state["file_bytes"] / 1000, state["intra_only_bytes"] / 1000]
     axes[1, 1].bar(["this GOP", "all I"], sizes_kb, color=["#0072B2", "#D55E00"])
     axes[1, 1].set_ylabel("MP4 file size (kB)")
-    axes[1, 1].set_title(_file_size_title(sizes_kb), fontsize="small")
+    axes[1, 1].set_title(_file_size_title(sizes_kb), fontsize=SMALL_FONT_PT)
     fig.suptitle(_gop_title(state, gop_length, bframes))
     return fig
 
@@ -102,7 +102,7 @@ class GopExplorerView(LiveView):
         gop_length, bframes: the first setting drawn.
     """
 
-    def __init__(self, frames: np.ndarray, gop_length: int = 12, bframes: int = 0, dpi: int = 72):
+    def __init__(self, frames: np.ndarray, gop_length: int = 12, bframes: int = 0, dpi: int = EXPLORER_DPI):
         self.frames = frames
         self._states: dict[tuple[int, int], dict] = {}
         super().__init__(gop_explorer_update(frames, gop_length, bframes), dpi)
@@ -139,7 +139,7 @@ class GopExplorerView(LiveView):
         sizes_kb = [state["file_bytes"] / 1000, state["intra_only_bytes"] / 1000]
         for bar, size in zip(self.sizes.patches, sizes_kb):
             bar.set_height(size)
-        self.sizes.set_title(_file_size_title(sizes_kb), fontsize="small")
+        self.sizes.set_title(_file_size_title(sizes_kb), fontsize=SMALL_FONT_PT)
         for ax in (self.bars, self.sizes):
             ax.relim()
             ax.autoscale_view(scalex=False)
@@ -208,8 +208,10 @@ def frame_scrubber_update(video: Video, clip, t: int = 11,
         fig.colorbar(shown, ax=right, label="endpoint error (px)", shrink=0.8)
     else:
         right.imshow(_overlay_image(state, overlay, scale))
+    if overlay == "chained flow to keyframe":
+        flow_wheel(right.inset_axes([1.22, 0.2, 0.32, 0.6]), scale)
     if overlay == "keyframe labels warped":
-        add_class_legend(right, fontsize="x-small")
+        add_class_legend(right, fontsize=SMALL_FONT_PT)
     right.set_title(_overlay_title(state, overlay, t, scale))
     right.set_xlabel("x (px)")
     right.set_ylabel("y (px)")
@@ -242,7 +244,7 @@ def _overlay_image(state: dict, overlay: str, scale: float) -> np.ndarray:
 
 
 def _overlay_title(state: dict, overlay: str, t: int, scale: float) -> str:
-    titles = {"chained flow to keyframe": f"flow to the keyframe, chained (colour wheel, {scale:.0f} px = full)",
+    titles = {"chained flow to keyframe": f"flow to the keyframe, chained (key: full colour = {scale:.0f} px)",
               "error vs exact flow": f"chained flow error, mean {state['mean_error_px']:.2f} px (grey = invalid)",
               "keyframe labels warped": f"keyframe labels warped to frame {t}",
               "keyframe image warped": f"keyframe image warped to frame {t}"}
@@ -289,7 +291,7 @@ class FrameScrubberView:
         clip: the generator's clip (exact flow and labels).
     """
 
-    def __init__(self, video: Video, clip, dpi: int = 72):
+    def __init__(self, video: Video, clip, dpi: int = EXPLORER_DPI):
         self.video, self.clip, self.dpi = video, clip, dpi
         self.flow_scale = _flow_scale(clip)
         self._states: dict[int, dict] = {}

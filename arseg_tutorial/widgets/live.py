@@ -23,6 +23,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+EXPLORER_DPI = 100
+"""Resolution of an explorer's PNG: a 9 pt label is 12.5 px, readable when shown at its size."""
+
 BUSY_PREFIX = "busy: "
 """Start of the busy sign's text (the rest says what is being computed)."""
 
@@ -61,7 +64,7 @@ class LiveView:
         dpi: resolution of the PNG.
     """
 
-    def __init__(self, figure: Figure, dpi: int = 72):
+    def __init__(self, figure: Figure, dpi: int = EXPLORER_DPI):
         plt.close(figure)
         FigureCanvasAgg(figure)
         figure.set_dpi(dpi)
@@ -121,6 +124,14 @@ class LiveView:
         return png_bytes(self.draw())
 
 
+def _show_whole_description(control) -> None:
+    """Give a control's label the room it needs (ipywidgets cuts labels at 80 px: "GOP lengt...")."""
+    if getattr(control, "description", "") and hasattr(control.style, "description_width"):
+        control.style.description_width = "initial"
+    if hasattr(control, "indent"):            # a checkbox: its label right of the box, not cut
+        control.indent = False
+
+
 def live_face(render_png: Callable[..., bytes], controls: Mapping[str, object],
               pending: Callable[..., str | None] = lambda **_: None):
     """The widget face of a live explorer: ``controls`` and a busy sign above a PNG image.
@@ -154,4 +165,5 @@ def live_face(render_png: Callable[..., bytes], controls: Mapping[str, object],
 
     for control in controls.values():
         control.observe(redraw, names="value")
+        _show_whole_description(control)
     return widgets.VBox([widgets.HBox([*controls.values(), busy]), image])

@@ -18,7 +18,8 @@ from arseg_tutorial.cost import gmacs, gop_average
 from arseg_tutorial.evaluate import confusion_matrix, iou_per_class
 from arseg_tutorial.models import build_model
 from arseg_tutorial.models.arseg import lr_size
-from arseg_tutorial.widgets.live import LiveView, with_spines
+from arseg_tutorial.viz import SMALL_FONT_PT
+from arseg_tutorial.widgets.live import EXPLORER_DPI, LiveView, with_spines
 
 IGNORE_LABEL = 255
 
@@ -194,7 +195,7 @@ class ResolutionLiveView(LiveView):
         lr_scale: the first scale drawn.
     """
 
-    def __init__(self, explorer: ResolutionExplorer, lr_scale: float = 0.5, dpi: int = 72):
+    def __init__(self, explorer: ResolutionExplorer, lr_scale: float = 0.5, dpi: int = EXPLORER_DPI):
         from arseg_tutorial.viz.models import plot_resolution_state
 
         self.explorer = explorer
@@ -227,9 +228,9 @@ class ResolutionLiveView(LiveView):
         explorer = self.explorer
         titles = resolution_titles(state, explorer.model_name, explorer.cost_size)
         self.frame_ax.images[0].set_data(state["frame_back"])
-        self.frame_ax.set_title(titles["frame"], fontsize="small")
+        self.frame_ax.set_title(titles["frame"], fontsize=SMALL_FONT_PT)
         self.labels_ax.images[0].set_data(colorize_labels(state["labels_back"]))
-        self.labels_ax.set_title(titles["labels"], fontsize="small")
+        self.labels_ax.set_title(titles["labels"], fontsize=SMALL_FONT_PT)
         for bar, value in zip(self.bars, resolution_costs(state)):
             bar.set_height(value)
         for label in self.bar_labels:
@@ -237,7 +238,7 @@ class ResolutionLiveView(LiveView):
         self.bar_labels = label_cost_bars(self.cost_ax, self.bars)
         self.cost_ax.relim()
         self.cost_ax.autoscale_view(scalex=False)
-        self.cost_ax.set_title(titles["cost"], fontsize="small")
+        self.cost_ax.set_title(titles["cost"], fontsize=SMALL_FONT_PT)
         return state
 
     def dynamic_artists(self) -> list:

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import cache_dir
 from arseg_tutorial.sweep import gop_metrics, pareto_points, sweep_methods, sweep_scales
+from arseg_tutorial.viz import SMALL_FONT_PT
 from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView, state_title
 
 EXAMPLE_SEED = 950_000
@@ -207,10 +208,10 @@ class TradeoffExplorer:
                 ax.imshow(image if image.ndim == 3 else colorize_labels(image), interpolation="nearest")
                 score = state["example_miou"].get(title)
                 ax.set_title(title + (f"\nmIoU {score:.1f} %" if score is not None else "\n"),
-                             fontsize="small")
+                             fontsize=SMALL_FONT_PT)
                 ax.set_xticks([])
                 ax.set_yticks([])
-            add_class_legend(ax, fontsize="x-small")
+            add_class_legend(ax, fontsize=SMALL_FONT_PT, ncol=6, loc="upper right", bbox_to_anchor=(1.0, -0.04))
         fig.suptitle(state_title(state) + (f"; examples: frame d = {state['example_distance']}" if images else ""),
                      fontsize="medium")
         return fig

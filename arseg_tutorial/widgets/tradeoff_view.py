@@ -14,9 +14,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from arseg_tutorial.sweep import pareto_points
-from arseg_tutorial.viz import add_class_legend, colorize_labels
+from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels
 from arseg_tutorial.viz.training import METHOD_COLOURS, METHOD_LABELS
-from arseg_tutorial.widgets.live import LiveView, live_face
+from arseg_tutorial.widgets.live import EXPLORER_DPI, LiveView, live_face
 
 IMAGE_TITLES = ("frame", "ground truth", "HR", "LR-only", "AR-Seg", "warp")
 POINT_MARKERS = {"hr": "s", "warp": "D"}
@@ -54,7 +54,7 @@ class TradeoffLiveView(LiveView):
         dpi: resolution of the rendered PNG.
     """
 
-    def __init__(self, explorer, dpi: int = 72):
+    def __init__(self, explorer, dpi: int = EXPLORER_DPI):
         self.explorer = explorer
         examples = explorer.examples
         figure = Figure(figsize=(13, 7.4 if examples is not None else 4.6))
@@ -87,7 +87,7 @@ class TradeoffLiveView(LiveView):
         ax.set(xlabel="GMACs per frame (GOP average)", ylabel="mean mIoU (%)",
                title=f"accuracy vs cost (points: s = {scales}, left to right)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="lower right")
+        ax.legend(fontsize=SMALL_FONT_PT, loc="lower right")
 
     def _build_distance(self, ax) -> None:
         methods = self.explorer.sweep["methods"]
@@ -102,7 +102,7 @@ class TradeoffLiveView(LiveView):
         ax.set(xlabel="distance d from the keyframe (frames)", ylabel="mIoU (%)",
                title="accuracy by keyframe distance")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="lower left")
+        ax.legend(fontsize=SMALL_FONT_PT, loc="lower left")
 
     def _build_images(self, examples) -> None:
         bottom = self.figure.add_gridspec(1, len(IMAGE_TITLES), left=0.02, right=0.87, top=0.38, bottom=0.02,
@@ -111,12 +111,12 @@ class TradeoffLiveView(LiveView):
         for column, name in enumerate(IMAGE_TITLES):
             ax = self.figure.add_subplot(bottom[0, column])
             self.images.append(ax.imshow(blank, interpolation="nearest"))
-            title = ax.set_title("\n" if column >= 2 else name + "\n", fontsize="small")
+            title = ax.set_title("\n" if column >= 2 else name + "\n", fontsize=SMALL_FONT_PT)
             if column >= 2:                        # the first two titles never change
                 self.image_titles.append(title)
             ax.set_xticks([])
             ax.set_yticks([])
-        add_class_legend(ax, fontsize="x-small")
+        add_class_legend(ax, fontsize=SMALL_FONT_PT, ncol=6, loc="upper right", bbox_to_anchor=(1.0, -0.04))
 
     def set_state(self, lr_scale: float, gop_length: int) -> dict:
         """Put the state of ``explorer.update(lr_scale, gop_length)`` into the artists; returns it."""
