@@ -118,8 +118,8 @@ PROFILES: dict[str, Profile] = {
     "laptop": Profile(
         name="laptop", height=180, width=240, net_width=0.25, gop_length=12,
         lr_scales=(0.25, 0.35, 0.5, 0.75), train_clips=96, val_clips=8, test_clips=16,
-        batch_size=8, hr_steps=8000, arseg_steps=4000, learning_rate=1e-3, notebook_frames=24,
-        lr_steps=4000, crop_height=128, crop_width=160, creff_kernel=3, creff_lr_multiplier=4.0,
+        batch_size=8, hr_steps=8000, arseg_steps=2400, learning_rate=1e-3, notebook_frames=24,
+        lr_steps=2000, crop_height=128, crop_width=160, creff_kernel=3, creff_lr_multiplier=4.0,
         output_stride=4, schedule="plateau", eval_every=50, plateau_min_steps=800, stage1_steps=400,
     ),
     "paper": Profile(
