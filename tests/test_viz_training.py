@@ -86,8 +86,22 @@ def test_ablation_table_and_figure_show_every_variant_against_full():
     assert "no FST loss" in table[2] and "-2.50" in table[2]
     assert "python -m arseg_tutorial train zero_flow" in table[4]
     fig = plot_ablation(ABLATION)
-    bars = fig.axes[0].patches
-    assert [b.get_height() for b in bars] == [58.0, 55.5, 56.0, 54.0]
+    diamonds = [line for line in fig.axes[0].lines if line.get_marker() == "D"]
+    assert [float(d.get_xdata()[0]) for d in diamonds] == [58.0, 55.5, 56.0, 54.0]
+    assert [float(d.get_ydata()[0]) for d in diamonds] == [3, 2, 1, 0]     # the full model on top
+    plt.close(fig)
+
+
+def test_ablation_dots_show_the_seed_spread():
+    seeds = {"test": {"full": {"seeds": [0, 1, 2], "mean_miou": [58.0, 57.2, 58.6], "mean": 57.93,
+                               "spread": 1.4}}}
+    ablation = {**ABLATION, "seeds": seeds}
+    fig = plot_ablation(ablation)
+    seed_dots = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    assert [list(map(float, d.get_xdata())) for d in seed_dots] == [[58.0, 57.2, 58.6]]
+    spans = [line for line in fig.axes[0].lines if line.get_linewidth() == 6]
+    assert list(map(float, spans[0].get_xdata())) == [57.2, 58.6]
+    assert "spread 1.40" in format_ablation_table(ablation)
     plt.close(fig)
 
 
@@ -116,14 +130,13 @@ def test_video_timeline_marks_every_i_frame():
 
 
 def test_ablation_colours_follow_the_methods_and_show_the_warp_reference():
-    ablation = {**ABLATION, "warp_mean_miou": 57.0,
-                "variants": {**ABLATION["variants"], "paper": {**ABLATION["variants"]["full"], "mean_miou": 56.5}}}
+    ablation = {**ABLATION, "warp_mean_miou": 57.0}
     text = format_ablation_table(ablation)
-    assert "paper CReFF" in text and text.splitlines()[-1].startswith("warped keyframe")
+    assert text.splitlines()[-1].startswith("warped keyframe")
     fig = plot_ablation(ablation)
-    bars = fig.axes[0].patches
-    assert matplotlib.colors.to_hex(bars[0].get_facecolor()) == METHOD_COLOURS["arseg"].lower()
-    assert matplotlib.colors.to_hex(bars[-1].get_facecolor()) == METHOD_COLOURS["paper"].lower()
+    diamonds = [line for line in fig.axes[0].lines if line.get_marker() == "D"]
+    assert matplotlib.colors.to_hex(diamonds[0].get_color()) == METHOD_COLOURS["arseg"].lower()
+    assert all(d.get_color() != METHOD_COLOURS["arseg"] for d in diamonds[1:])
     assert METHOD_COLOURS["warp"] in [line.get_color() for line in fig.axes[0].lines]
     plt.close(fig)
 

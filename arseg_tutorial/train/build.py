@@ -333,4 +333,5 @@ def ablation_from_manifest(manifest: dict, curves: dict) -> dict:
                           "final_loss": curves[name]["loss"][-1]}
     return {"scale": scale, "hr_mean_miou": manifest["checkpoints"]["hr"]["metrics"]["mean_miou"],
             "lr_mean_miou": manifest["checkpoints"][recipes.run_name("lr", scale)]["metrics"]["mean_miou"],
+            "warp_mean_miou": manifest.get("references", {}).get("test", {}).get("warp", {}).get("mean_miou"),
             "variants": table, "seeds": seeds}

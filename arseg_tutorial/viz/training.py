@@ -33,7 +33,7 @@ zero flow)."""
 """Line styles that tell the scales of one method apart (smallest scale first)."""
 ABLATION_LABELS = {"full": "full AR-Seg", "no_fst": "no FST loss",
                    "unfrozen_classifier": "unfrozen classifier", "zero_flow": "zero flow (no MVs)",
-                   "paper": "paper CReFF", "paper_creff": "paper CReFF"}
+                   "kernel5": "CReFF window 5x5", "position_bias": "position-bias CReFF"}
 
 
 def method_of(label: str) -> str | None:
@@ -192,6 +192,10 @@ def format_ablation_table(ablation: Mapping) -> str:
     for key, method in REFERENCE_KEYS:
         if key in ablation:
             lines.append(f"{METHOD_LABELS[method]:<22}{ablation[key]:>10.2f}{ablation[key] - full:>+9.2f}")
+    for name, row in ablation.get("seeds", {}).get("test", {}).items():
+        runs = ", ".join(f"{v:.2f}" for v in row["mean_miou"])
+        lines.append(f"{ABLATION_LABELS.get(name, name)} over seeds {row['seeds']}: {runs} "
+                     f"(mean {row['mean']:.2f}, spread {row['spread']:.2f})")
     return "\n".join(lines)
 
 
@@ -203,33 +207,44 @@ def _ablation_colours(names: Sequence[str]) -> list[str]:
 
 
 def plot_ablation(ablation: Mapping) -> Figure:
-    """Mean mIoU per ablation variant (bars, with HR and LR-only as lines) and per distance.
+    """Each ablation variant as a dot on one mIoU axis, with its seeds and the reference methods as
+    lines (left), and per keyframe distance (right).
 
-    Introduced in notebook 05.
+    Introduced in notebook 05. Variants trained with several seeds (``ablation["seeds"]``) show
+    every seed as a small dot and their range as a bar, so that a difference can be compared with
+    the seed noise.
 
     Args:
         ablation: the content of ``data/ablation.json`` ("scale", "hr_mean_miou",
-            "lr_mean_miou", "variants": name -> {"mean_miou", "per_distance", ...}).
+            "lr_mean_miou", optionally "warp_mean_miou", "variants": name -> {"mean_miou",
+            "per_distance", ...}, optionally "seeds": {"test": variant -> {"mean_miou": [...]}}).
     """
     variants = ablation["variants"]
     names = list(variants)
-    fig, (bar_ax, dist_ax) = plt.subplots(1, 2, figsize=(11.5, 4), constrained_layout=True)
-    values = [variants[n]["mean_miou"] for n in names]
+    seeds = ablation.get("seeds", {}).get("test", {})
+    fig, (dot_ax, dist_ax) = plt.subplots(1, 2, figsize=(11.5, 4), constrained_layout=True,
+                                          gridspec_kw={"width_ratios": (1.1, 1)})
     colours = _ablation_colours(names)
-    bar_ax.bar(range(len(names)), values, color=colours)
-    for i, value in enumerate(values):
-        bar_ax.text(i, value, f"{value:.1f}", ha="center", va="bottom", fontsize=SMALL_FONT_PT)
+    rows = range(len(names))[::-1]                                  # the full model on top
+    for row, name, colour in zip(rows, names, colours):
+        runs = seeds.get(name, {}).get("mean_miou")
+        if runs:
+            dot_ax.plot([min(runs), max(runs)], [row, row], "-", lw=6, alpha=0.3, color=colour)
+            dot_ax.plot(runs, [row] * len(runs), "o", ms=4, color=colour, alpha=0.7)
+        value = variants[name]["mean_miou"]
+        dot_ax.plot([value], [row], "D", ms=8, color=colour)
+        seeds_text = f" (seeds {min(runs):.1f}-{max(runs):.1f})" if runs else ""
+        dot_ax.annotate(f"{value:.1f}{seeds_text}", (value, row), xytext=(6, 6), textcoords="offset points",
+                        fontsize=SMALL_FONT_PT)
     for key, method in REFERENCE_KEYS:
-        if key not in ablation:
-            continue
-        bar_ax.axhline(ablation[key], color=METHOD_COLOURS[method], ls="--",
-                       label=f"{METHOD_LABELS[method]}: {ablation[key]:.1f}")
-    bar_ax.set_xticks(range(len(names)), [ABLATION_LABELS.get(n, n) for n in names], rotation=15,
-                      fontsize=SMALL_FONT_PT)
-    bar_ax.set_ylim(0.0, 1.3 * max(values + [ablation["hr_mean_miou"]]))    # bars from 0: heights compare
-    bar_ax.set(ylabel="mean mIoU over d = 0..L-1 (%)",
-               title=f"ablation at s = {ablation['scale']:g} (test split)")
-    bar_ax.legend(fontsize=SMALL_FONT_PT, loc="upper center", ncol=2)
+        if key in ablation:
+            dot_ax.axvline(ablation[key], color=METHOD_COLOURS[method], ls="--",
+                           label=f"{METHOD_LABELS[method]}: {ablation[key]:.1f}")
+    dot_ax.set_yticks(list(rows), [ABLATION_LABELS.get(n, n) for n in names], fontsize=SMALL_FONT_PT)
+    dot_ax.set_ylim(-0.7, len(names) - 0.2)
+    dot_ax.set(xlabel="mean mIoU over d = 0..L-1 (%)",
+               title=f"ablation at s = {ablation['scale']:g} (test split; diamond = seed 0)")
+    dot_ax.legend(fontsize=SMALL_FONT_PT, loc="lower left")
     grey_styles = iter(["s--", "^:", "v-.", "D--"])        # each grey variant its own marker and dashes
     for colour, name in zip(colours, names):
         per_distance = variants[name]["per_distance"]
