@@ -116,6 +116,20 @@ def pareto_points(sweep: dict, gop_length: int) -> dict[str, list[tuple[float, f
     return points
 
 
+def frontier(sweep: dict, gop_length: int) -> list[tuple[str, float, float, float]]:
+    """The Pareto frontier of every method and scale at GOP length L: the points that no other
+    point beats in both GMACs (fewer) and mIoU (more), cheapest first, as (method, lr_scale,
+    gmacs, miou).
+
+    Introduced in notebook 06 ("which method sits on the upper-left frontier?").
+    """
+    points = [(method, s, g, m) for method, rows in pareto_points(sweep, gop_length).items()
+              for s, g, m in rows]
+    kept = [p for p in points
+            if not any(q[2] <= p[2] and q[3] >= p[3] and (q[2], q[3]) != (p[2], p[3]) for q in points)]
+    return sorted(kept, key=lambda p: p[2])
+
+
 def _gm(metrics: dict) -> tuple[float, float]:
     return metrics["gmacs"], metrics["miou"]
 
