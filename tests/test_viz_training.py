@@ -20,7 +20,7 @@ from arseg_tutorial.viz.training import (  # noqa: E402
 CURVES = {
     "hr": {"step": [5, 10, 15], "loss": [3.0, 2.0, 1.5], "seg": [3.0, 2.0, 1.5], "stage": [0, 0, 0]},
     "arseg-0.5": {"step": [5, 10, 15], "loss": [2.5, 1.8, 1.2], "seg": [2.0, 1.5, 1.0],
-                  "fst": [0.5, 0.3, 0.2], "stage": [1, 2, 2]},
+                  "fst": [0.5, 0.3, 0.2], "stage": [1, 2, 2], "val_miou": [None, 40.0, 39.0]},
 }
 ABLATION = {"scale": 0.5, "hr_mean_miou": 60.0, "lr_mean_miou": 50.0, "variants": {
     name: {"run": name, "mean_miou": miou, "per_distance": [miou] * 12, "changes": {},
@@ -37,11 +37,14 @@ def test_method_of_reads_the_labels_used_in_the_figures():
 
 def test_training_curves_draw_every_run_and_mark_the_stage_switch():
     fig = plot_training_curves(CURVES)
-    seg_ax, fst_ax = fig.axes
+    seg_ax, fst_ax, val_ax = fig.axes
     assert [line.get_label() for line in seg_ax.lines] == ["hr", "arseg-0.5"]
     assert list(fst_ax.lines[0].get_ydata()) == [0.5, 0.3, 0.2]
     switch = [line for line in fst_ax.lines if list(line.get_xdata()) == [10.0, 10.0]]
     assert len(switch) == 1                                  # stage 2 begins at step 10
+    assert list(val_ax.lines[0].get_xdata()) == [10, 15]     # only the validated steps
+    star = [line for line in val_ax.lines if line.get_marker() == "*"][0]
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (10, 40.0)     # the best evaluation
     plt.close(fig)
     with pytest.raises(KeyError, match="available"):
         plot_training_curves(CURVES, runs=["lr-0.5"])

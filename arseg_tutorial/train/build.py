@@ -57,7 +57,7 @@ def train_shipped_run(profile: Profile, name: str, clips: ClipSet | None = None,
 
 def _curve(history: list[dict]) -> dict[str, list]:
     kept = [h for h in history if h["step"] % CURVE_EVERY == 0 or h["step"] == len(history)]
-    keys = [k for k in kept[0] if k != "step"] if kept else []
+    keys = list(dict.fromkeys(k for h in kept for k in h if k != "step"))   # "val_miou" on some steps only
     return {"step": [h["step"] for h in kept], **{k: [h.get(k) for h in kept] for k in keys}}
 
 

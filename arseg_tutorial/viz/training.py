@@ -62,23 +62,25 @@ def run_colour(run: str) -> str:
 
 def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Sequence[str] | None = None,
                          title: str = "training curves of the shipped checkpoints") -> Figure:
-    """Segmentation loss (left) and explicit FST loss (right, AR-Seg runs) against the step.
+    """Segmentation loss, explicit FST loss (AR-Seg runs) and validation mIoU against the step.
 
     Introduced in notebook 05.
 
     Args:
         curves: run name -> {"step": [...], "loss": [...], "seg": [...], "fst": [...] (AR-Seg),
-            "stage": [...]} as in ``data/training_curves.json``.
+            "stage": [...], "val_miou": [...] (None where the run did not validate)} as in
+            ``data/training_curves.json``.
         runs: the runs to draw (default all).
         title: the figure title.
     Returns:
-        The figure; a dotted line marks where AR-Seg's stage 2 (with CReFF) begins.
+        The figure; a dotted line marks where AR-Seg's stage 2 (with CReFF) begins, a star each
+        run's best validation evaluation (the weights it ships).
     """
     runs = list(curves) if runs is None else list(runs)
     missing = [r for r in runs if r not in curves]
     if missing:
         raise KeyError(f"no training curve for {missing}; available: {sorted(curves)}")
-    fig, (seg_ax, fst_ax) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    fig, (seg_ax, fst_ax, val_ax) = plt.subplots(1, 3, figsize=(15, 3.9), constrained_layout=True)
     for name in runs:
         curve, colour = curves[name], run_colour(name)
         style = "--" if colour in ABLATION_GREYS else "-"
@@ -88,11 +90,19 @@ def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Seq
             switch = stage_switch(curve)
             if switch is not None:
                 fst_ax.axvline(switch, color=colour, ls=":", lw=1)
+        evals = [(s, v) for s, v in zip(curve["step"], curve.get("val_miou") or []) if v is not None]
+        if evals:
+            steps, values = zip(*evals)
+            val_ax.plot(steps, values, color=colour, ls=style, label=name)
+            best = max(range(len(values)), key=values.__getitem__)
+            val_ax.plot([steps[best]], [values[best]], "*", ms=11, color=colour)
     seg_ax.set(xlabel="optimisation step", ylabel="OHEM cross-entropy (main + 2 aux heads)",
                title="segmentation loss")
     fst_ax.set(xlabel="optimisation step", ylabel="FST loss (MSE of features)",
                title="explicit FST loss (dotted: stage 2, CReFF on)")
-    for ax in (seg_ax, fst_ax):
+    val_ax.set(xlabel="optimisation step", ylabel="mean mIoU over d (%)",
+               title="validation mIoU (star: the weights shipped)")
+    for ax in (seg_ax, fst_ax, val_ax):
         if ax.lines:
             ax.legend(fontsize=SMALL_FONT_PT, ncol=2)
     fig.suptitle(title)
