@@ -193,20 +193,17 @@ def find_oracle(*tables: dict, lr_scale: float = 0.5) -> dict | None:
 def format_splits_table(sweep: dict, lr_scale: float = 0.5) -> str:
     """Mean mIoU of every method at s on the test split and on the unseen seeds, one row each.
 
-    Introduced in notebook 06. Columns: HR, LR-only, AR-Seg (the paper's CReFF), AR-Seg with the
-    position-bias extension, warp and the oracle bound, where the sweep has them
-    (``sweep["unseen"]`` holds the same tables for clips from seeds no split uses).
+    Introduced in notebook 06. Columns: HR, LR-only, AR-Seg, warp and the oracle bound, where the
+    sweep has them (``sweep["unseen"]`` holds the same tables for clips from seeds no split uses).
     """
     key = f"{lr_scale:g}"
     splits = [("test", sweep)] + ([("unseen", sweep["unseen"])] if "unseen" in sweep else [])
-    columns = ["HR", "LR-only", "AR-Seg", "AR-Seg position bias", "warp", "oracle"]
-    lines = [f"{'split':<8}" + "".join(f"{c:>20}" for c in columns)]
+    columns = ["HR", "LR-only", "AR-Seg", "warp", "oracle"]
+    lines = [f"{'split':<8}" + "".join(f"{c:>12}" for c in columns)]
     for name, table in splits:
         methods = table["methods"]
         values = [methods["hr"]["1"], methods["lr"].get(key), methods["arseg"].get(key),
-                  table.get("creff_variants", {}).get("position_bias", {}).get(key),
-                  methods.get("warp", {}).get("1"),
-                  table.get("oracle", {}).get(key)]
-        lines.append(f"{name:<8}" + "".join(f"{'-' if v is None else format(v['mean_miou'], '.2f'):>20}"
+                  methods.get("warp", {}).get("1"), table.get("oracle", {}).get(key)]
+        lines.append(f"{name:<8}" + "".join(f"{'-' if v is None else format(v['mean_miou'], '.2f'):>12}"
                                             for v in values))
     return "\n".join(lines)

@@ -281,7 +281,7 @@ def sweep_from_manifest(manifest: dict) -> dict:
     """Notebook 06's table: method -> scale -> metrics (HR and warp under scale "1").
 
     Keys: ``methods`` (hr, lr, arseg with the default CReFF, warp; test split), ``oracle``
-    (scale -> the per-pixel oracle of warp and LR-only), ``creff_variants`` (variant -> scale ->
+    (scale -> the per-pixel oracle of warp and LR-only), ``creff_windows`` (CReFF window -> scale ->
     metrics of AR-Seg), and ``unseen`` (the same three tables on the unseen seeds).
     """
     references = manifest.get("references", {})
@@ -290,16 +290,17 @@ def sweep_from_manifest(manifest: dict) -> dict:
     sweep = {"profile": manifest["profile"], "gop_length": manifest["profile_config"]["gop_length"],
              "test_split": manifest["test_split"],
              "methods": _method_table(manifest, "metrics", references.get("test"))}
-    bias = recipes.run_name("arseg", recipes.ABLATION_SCALE, "position_bias")
+    windows = {entry["config"]["creff_kernel"]: name for name, entry in entries.items()
+               if name in (recipes.run_name("arseg", recipes.ABLATION_SCALE),
+                           recipes.run_name("arseg", recipes.ABLATION_SCALE, "kernel5"))}
     if references:
         sweep["oracle"] = references["test"]["oracle"]
-        sweep["creff_variants"] = {"paper": {scale: sweep["methods"]["arseg"][scale]},
-                                   "position_bias": {scale: entries[bias]["metrics"]}}
+        sweep["creff_windows"] = {f"{k}": {scale: entries[n]["metrics"]} for k, n in sorted(windows.items())}
         unseen = _method_table(manifest, "metrics_unseen", references["unseen"])
         sweep["unseen"] = {"split": manifest["unseen_split"], "methods": unseen,
                            "oracle": references["unseen"]["oracle"],
-                           "creff_variants": {"paper": {scale: unseen["arseg"][scale]},
-                                              "position_bias": {scale: entries[bias]["metrics_unseen"]}}}
+                           "creff_windows": {f"{k}": {scale: entries[n]["metrics_unseen"]}
+                                             for k, n in sorted(windows.items())}}
     return sweep
 
 

@@ -96,7 +96,7 @@ calibrated: `docs/calibration.md`.
 |---|---|
 | `manifest.json` | every checkpoint: file, sha256, training config, command, train time, CReFF learning-rate sum, `metrics` (test split) and `metrics_unseen`; `references`: the warp reference and the oracle per scale, on both splits |
 | `checkpoints/*.pt` | float16 weights with what they are (`meta`: model, width, classes, method, scale, profile, CReFF window and variant, HR teacher's sha256, training config); read with `torch.load(weights_only=True)` only; `arseg_tutorial.assets.load_shipped(name)` checks the hash and the meta |
-| `sweep.json` | notebook 06: `methods` (hr, lr, arseg, warp) x scale -> mIoU per distance d = 0..{cfg['gop_length'] - 1}, per-class IoU, per-distance per-class IoU, GMACs/frame, ms/frame; `oracle` (scale -> the same for the per-pixel oracle of warp and LR-only); `creff_variants` (paper / position_bias -> scale -> AR-Seg metrics); `unseen` (the same three tables on the unseen split) |
+| `sweep.json` | notebook 06: `methods` (hr, lr, arseg, warp) x scale -> mIoU per distance d = 0..{cfg['gop_length'] - 1}, per-class IoU, per-distance per-class IoU, GMACs/frame, ms/frame; `oracle` (scale -> the same for the per-pixel oracle of warp and LR-only); `creff_windows` (CReFF window 3 / 5 -> scale -> AR-Seg metrics); `unseen` (the same three tables on the unseen split) |
 | `ablation.json` | notebook 05: AR-Seg at s = 0.5 full and each ablation, with test and unseen mIoU, and `seeds`: AR-Seg and zero flow over three seeds (mean, spread) |
 | `training_curves.json` | notebook 05: loss per step (every {CURVE_EVERY}th step) and every validation mIoU of every run |
 
@@ -116,9 +116,8 @@ Recipe (sized for a 2-core CPU; `arseg_tutorial.train.plateau` says the rule):
   random Kaiming depthwise convs) with {cfg['creff_lr_multiplier']:g}x the learning rate: its learning-rate sum over
   stage 2 was {lr_sum} in `arseg-0.5` (the official CamVid recipe: about 0.44). The classifier is
   copied from HR and frozen; FST weight 1. Ablations: `-no_fst`, `-unfrozen_classifier`,
-  `-zero_flow` (trained, validated and tested with zero flow), `-position_bias` (the extension:
-  a learnable bias per window offset starting at +5 on the aligned tap, attention output alone),
-  `-kernel5` (the window the profile's was chosen against on validation); `-seed1`, `-seed2`
+  `-zero_flow` (trained, validated and tested with zero flow), `-kernel5` (the window the
+  profile's was chosen against on validation); `-seed1`, `-seed2`
   repeat AR-Seg and its zero-flow ablation with other seeds.
 - All runs: Adam, batch {cfg['batch_size']}, crops {cfg['crop_height']}x{cfg['crop_width']} (offsets on an 8-pixel grid) after a random
   scale in [0.9, 1.25], flip and colour jitter (paired for AR-Seg).
