@@ -16,8 +16,8 @@ Two implementations are given:
   to that of the inputs. On small grids they loop over the ``kernel**2`` shifts, reading padded
   slices and accumulating (N, H, W) maps. On large CPU grids (``TILED_MIN_ELEMENTS``) they run
   dense matmuls over tiles of 4 x 4 queries and the keys their windows cover, channels last
-  (``models.window_tiles``), ~7x faster than the loops at the paper's CReFF
-  (``benchmarks/bench_local_attention.py``), same results to float rounding.
+  (``models.window_tiles``), ~3x faster than the loops forward and ~14x forward+backward at the
+  paper's CReFF (``benchmarks/bench_local_attention.py --sweep``), same results to float rounding.
 * ``similarity_reference`` / ``aggregate_reference`` use ``F.unfold`` and read like the definition;
   they cost ``kernel**2`` times the memory of the input and serve as the readable reference that
   the tests compare against.
