@@ -184,7 +184,8 @@ def cmd_student_copy(args: argparse.Namespace) -> int:
 
 def _player_networks(profile_name: str, random_weights: bool):
     """(HR network, ARSeg) for bench-player (``player.inference_networks``): the shipped
-    checkpoints, or random weights shaped by the profile (width, CReFF window, 11 classes)."""
+    checkpoints, or random weights shaped by the profile (width, output stride, CReFF window,
+    11 classes)."""
     from arseg_tutorial import assets
     from arseg_tutorial.config import get_profile
     from arseg_tutorial.models import build_model
@@ -193,8 +194,8 @@ def _player_networks(profile_name: str, random_weights: bool):
 
     if random_weights:
         profile = get_profile(profile_name)
-        hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
+        hr, lr = (build_model("bisenet18", NUM_CLASSES, width=profile.net_width,
+                              output_stride=profile.output_stride) for _ in range(2))
         lr.add_creff(profile.creff_kernel)
     else:
         hr, lr = assets.load_method("arseg", 0.5)
