@@ -135,8 +135,11 @@ def upsampled_labels(logits: Tensor, size: tuple[int, int], align_corners: bool 
     if (h, w) == (height, width):
         return labels
     row_runs, col_runs = _runs(height, h, align_corners), _runs(width, w, align_corners)
-    mixed = ~_agreeing_runs(labels, _safe_cells(logits), row_runs, col_runs)
-    if mixed.float().mean() > DENSE_FRACTION["large" if height * width >= LARGE_OUTPUT_PX else "small"]:
+    dense = DENSE_FRACTION["large" if height * width >= LARGE_OUTPUT_PX else "small"]
+    mixed = ~_agreeing_runs(labels, torch.ones_like(labels, dtype=torch.bool), row_runs, col_runs)
+    if mixed.float().mean() <= dense:                 # the labels alone leave few blocks: check margins
+        mixed = ~_agreeing_runs(labels, _safe_cells(logits), row_runs, col_runs)
+    if mixed.float().mean() > dense:
         full = F.interpolate(logits, size=size, mode="bilinear", align_corners=align_corners)
         return full.max(1).indices.to(torch.uint8)
     y0, _, _, _ = source_cells(height, h, align_corners)
