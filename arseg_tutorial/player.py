@@ -44,11 +44,12 @@ STAGES = ("decode", "flow", "input", "hr_net", "lr_net", "warp", "creff", "class
 class StageTimes:
     """Milliseconds spent in each stage, summed over the frames played: wall clock (``ms``) and
     this process's CPU time (``cpu_ms``; on one thread, what the wall clock would read on an idle
-    machine)."""
+    machine), over ``frames`` frames of which ``keyframes`` were I-frames."""
 
     ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     cpu_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     frames: int = 0
+    keyframes: int = 0
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -140,6 +141,7 @@ class _Player:
                 labels = upsampled_labels(logits, self.frame_size, align_corners).numpy()
             self._ready = list(zip(group, labels))[::-1]
             self.times.frames += len(group)
+            self.times.keyframes += sum(frame.frame_type == "I" for frame in group)
         return self._ready.pop()
 
 

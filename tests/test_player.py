@@ -114,7 +114,8 @@ def test_bench_player_command_writes_the_table_and_json(video, tmp_path, capsys)
     assert main(["bench-player", str(video.path), "--profile", "ci", "--random-weights",
                  "--passes", "1", "--frames", "4", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert {"hr_ms_per_frame", "arseg_ms_per_frame", "speedup", "stages"} <= set(result)
+    assert {"hr_ms_per_frame", "arseg_ms_per_frame", "speedup", "stages", "bound"} <= set(result)
+    assert len(result["speedup_passes"]) == len(result["noise_floor"]) == 1 and result["bound"] > 0
     assert result["frames"] == 4 and set(result["stages"]) == {"hr", "arseg"}
     assert result["stages"]["arseg"]["lr_net"] > 0 and result["stages"]["hr"]["lr_net"] == 0
     assert "speed-up" in capsys.readouterr().out
