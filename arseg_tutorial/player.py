@@ -133,7 +133,7 @@ class _Player:
             if not group:
                 return None
             if self.frame_size is None or group[0].frame_type == "I":
-                self.frame_size = group[0].image.shape[:2]
+                self.frame_size = tuple(group[0].image.shape[:2])
             with self.times.stage("input"):
                 inputs = self._inputs(group)
             logits, align_corners = self._segment(group, inputs)
@@ -250,7 +250,8 @@ class ARSegPlayer(_Player):
                 to_classify.append((arseg.hr_model, reference))
             else:
                 with times.stage("lr_net"):
-                    lr_feature = arseg.lr_model.forward_phase1(downsample_frame(x, arseg.lr_scale))
+                    lr_input = x if tuple(x.shape[-2:]) != self.frame_size else downsample_frame(x, arseg.lr_scale)
+                    lr_feature = arseg.lr_model.forward_phase1(lr_input)
                 with times.stage("creff"):
                     to_classify.append((arseg.lr_model, arseg.lr_model.fuse(lr_feature, reference)))
         align_corners = arseg.hr_model.upsample_align_corners

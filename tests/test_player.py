@@ -154,5 +154,12 @@ def test_lr_decode_gives_lr_p_frames_and_labels_close_to_the_torch_resized_input
             difference = np.abs(resized[0].permute(1, 2, 0).numpy() - b.image)
             assert difference.mean() < 3 and np.percentile(difference, 99) < 30      # grey levels
     resized = np.stack(play(ARSegPlayer(video.path, arseg)))
-    decoded = np.stack(play(ARSegPlayer(video.path, arseg, lr_decode=True)))
+    seen, phase1 = [], arseg.lr_model.forward_phase1
+    arseg.lr_model.forward_phase1 = lambda x: seen.append(tuple(x.shape[-2:])) or phase1(x)
+    try:
+        decoded = np.stack(play(ARSegPlayer(video.path, arseg, lr_decode=True)))
+    finally:
+        del arseg.lr_model.forward_phase1
     np.testing.assert_array_equal(decoded[[0, GOP]], resized[[0, GOP]])        # I-frames: HR, full frame
+    height, width = full[0].image.shape[:2]
+    assert set(seen) == {(height // 2, width // 2)}                            # the LR branch reads s = 0.5
