@@ -182,31 +182,12 @@ def cmd_student_copy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _player_networks(profile_name: str, random_weights: bool):
-    """(HR network, ARSeg) for bench-player (``player.inference_networks``): the shipped
-    checkpoints, or random weights shaped by the profile (width, CReFF window, 11 classes)."""
-    from arseg_tutorial import assets
-    from arseg_tutorial.config import get_profile
-    from arseg_tutorial.models import build_model
-    from arseg_tutorial.player import inference_networks
-    from arseg_tutorial.scenes import NUM_CLASSES
-
-    if random_weights:
-        profile = get_profile(profile_name)
-        hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        lr.add_creff(profile.creff_kernel)
-    else:
-        hr, lr = assets.load_method("arseg", 0.5)
-    return inference_networks(hr.eval(), lr.eval(), 0.5)
-
-
 def cmd_bench_player(args: argparse.Namespace) -> int:
     """Per-frame HR against AR-Seg (s = 0.5) on a video, decode to label map, in lock step."""
     import torch
 
     from arseg_tutorial import assets
-    from arseg_tutorial.playerbench import bench_player, format_table
+    from arseg_tutorial.playerbench import bench_player, format_table, player_networks
 
     torch.set_num_threads(args.threads or 1)
     torch.manual_seed(0)
@@ -215,7 +196,7 @@ def cmd_bench_player(args: argparse.Namespace) -> int:
         raise SystemExit(f"there are no shipped {profile!r} checkpoints (data/ holds "
                          f"{assets.load_manifest()['profile']!r} ones); add --random-weights to time "
                          f"{profile!r}-sized networks with random weights")
-    hr, arseg = _player_networks(profile, args.random_weights)
+    hr, arseg = player_networks(profile, args.random_weights)
     result = bench_player(args.video, hr, arseg, passes=args.passes, max_frames=args.frames,
                           batch_gop=args.batch_gop)
     result.update(video=str(args.video), profile=profile, random_weights=bool(args.random_weights),

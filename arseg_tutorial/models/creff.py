@@ -5,7 +5,8 @@ Introduced in notebook 04. Steps (AR-Seg, Hu et al. CVPR 2023, and its official 
 1. the LR frame's pre-classifier feature is upsampled bilinearly (align_corners=True) to the grid
    of the HR keyframe feature, which was already warped to the current frame;
 2. Q = depthwise 3x3 conv (with bias) of the upsampled LR feature; K and V = two separate
-   depthwise 3x3 convs of the warped HR feature;
+   depthwise 3x3 convs of the warped HR feature (all channels last in memory: the depthwise
+   convolutions and the attention's large-grid kernels run faster so, the values are the same);
 3. local attention over a kernel x kernel window (7 in the paper): similarity without scaling,
    softmax over the window, weighted sum of V (``arseg_tutorial.models.local_attention``);
 4. output = upsampled LR feature + attention output (residual).
@@ -125,6 +126,7 @@ class CReFF(nn.Module):
         if lr_feature.shape[:2] != reference.shape[:2] or reference.shape[1] != self.channels:
             raise ValueError(f"lr_feature {tuple(lr_feature.shape)} and reference {tuple(reference.shape)} "
                              f"must share N and have C = {self.channels} channels")
+        lr_feature, reference = (x.contiguous(memory_format=torch.channels_last) for x in (lr_feature, reference))
         lr_up = F.interpolate(lr_feature, size=reference.shape[-2:], mode="bilinear", align_corners=True)
         query = self.query_conv(lr_up)
         key = self.key_conv(reference)
