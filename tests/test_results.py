@@ -166,3 +166,20 @@ def test_splits_table_shows_test_and_unseen_with_every_method(sweep):
     assert lines[1].split() == ["test", "60.00", "50.00", "54.96", "54.50", "58.00"]
     assert lines[2].split()[0] == "unseen" and lines[2].split()[-1] == "57.00"
     assert format_splits_table(sweep, 0.5).splitlines()[1].split()[-2:] == ["54.50", "-"]
+
+def test_claims_table_puts_the_paper_beside_this_package(sweep):
+    from arseg_tutorial.claims import claims_table, format_claims_table
+
+    full = copy.deepcopy(sweep)
+    ablation = {"variants": {"zero_flow": {"mean_miou": 50.0}},
+                "seeds": {"test": {"full": {"spread": 0.8}}}}
+    table = claims_table(full, ablation, 0.5, speedup=1.2)
+    rows = {row["claim"].split(" (")[0]: row for row in table}
+    assert rows["AR-Seg keeps HR's accuracy"]["paper"] == pytest.approx(70.37 - 71.57)
+    assert rows["AR-Seg keeps HR's accuracy"]["here"] == pytest.approx(54.96 - 60.0, abs=0.01)
+    assert not rows["AR-Seg keeps HR's accuracy"]["holds"]
+    assert rows["AR-Seg beats LR-only"]["holds"] and rows["AR-Seg beats the warped keyframe"]["holds"]
+    assert rows["the motion vectors matter"]["holds"]           # 50.0 is 4.96 below AR-Seg
+    assert not rows["fewer GMACs means less time"]["holds"]
+    text = format_claims_table(table)
+    assert "NO" in text and "1.2 x" in text and len(text.splitlines()) == 1 + len(table)
