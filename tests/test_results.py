@@ -178,7 +178,8 @@ def test_claims_table_puts_the_paper_beside_this_package(sweep):
     assert rows["AR-Seg keeps HR's accuracy"]["paper"] == pytest.approx(70.37 - 71.57)
     assert rows["AR-Seg keeps HR's accuracy"]["here"] == pytest.approx(54.96 - 60.0, abs=0.01)
     assert not rows["AR-Seg keeps HR's accuracy"]["holds"]
-    assert rows["AR-Seg beats LR-only"]["holds"] and rows["AR-Seg beats the warped keyframe"]["holds"]
+    assert rows["AR-Seg beats LR-only"]["holds"]
+    assert not rows["AR-Seg beats the warped keyframe"]["holds"]  # 54.96 against 54.50: less than 1
     assert rows["the motion vectors matter"]["holds"]           # 50.0 is 4.96 below AR-Seg
     assert not rows["fewer GMACs means less time"]["holds"]
     text = format_claims_table(table)
