@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from arseg_tutorial.train.data import ClipSet  # noqa: E402
 from arseg_tutorial.train.loops import TrainConfig  # noqa: E402
 from arseg_tutorial.train.trainer import train  # noqa: E402
-from arseg_tutorial.viz.ablation import format_ablation_table, plot_ablation
+from arseg_tutorial.viz.ablation import format_ablation_table, plot_ablation  # noqa: E402
 from arseg_tutorial.viz.training import (  # noqa: E402
     METHOD_COLOURS, LiveLossPlot, method_of, plot_pareto,
     plot_per_distance, plot_training_curves, plot_video_timeline, train_with_live_plot,
