@@ -45,10 +45,9 @@ def format_ablation_table(ablation: Mapping) -> str:
 
 
 def _ablation_colours(names: Sequence[str]) -> list[str]:
-    """full = AR-Seg's colour, the paper variant its own, every other variant a grey."""
+    """full = AR-Seg's colour, every other variant a grey."""
     greys = iter(ABLATION_GREYS * len(names))
-    return [METHOD_COLOURS["arseg"] if n == "full" else METHOD_COLOURS["paper"] if "paper" in n
-            else next(greys) for n in names]
+    return [METHOD_COLOURS["arseg"] if n == "full" else next(greys) for n in names]
 
 
 def plot_ablation(ablation: Mapping) -> Figure:

@@ -19,13 +19,12 @@ from arseg_tutorial.train.history import stage_switch
 from arseg_tutorial.viz import SMALL_FONT_PT
 
 METHOD_COLOURS = {"hr": "#D55E00", "lr": "#0072B2", "arseg": "#009E73", "warp": "#E69F00",
-                  "paper": "#CC79A7", "oracle": "#000000"}
+                  "oracle": "#000000"}
 """One colour per method in every figure, from the colour-blind-safe Okabe-Ito palette: vermillion
-HR, blue LR-only, bluish green AR-Seg, orange the warped keyframe ("warp"), reddish purple AR-Seg
-with the paper's CReFF, black the oracle bound. Scales of one method share its colour and differ
-by line style (``SCALE_STYLES``)."""
+HR, blue LR-only, bluish green AR-Seg, orange the warped keyframe ("warp"), black the oracle
+bound. Scales of one method share its colour and differ by line style (``SCALE_STYLES``)."""
 METHOD_LABELS = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg",
-                 "warp": "warped keyframe", "paper": "AR-Seg (paper CReFF)", "oracle": "oracle bound"}
+                 "warp": "warped keyframe", "oracle": "oracle bound"}
 SCALE_STYLES = ("-", "--", "-.", ":")
 """Line styles that tell the scales of one method apart (smallest scale first)."""
 ABLATION_GREYS = ("0.15", "0.45", "0.7")
@@ -35,25 +34,22 @@ zero flow, another window)."""
 
 def method_of(label: str) -> str | None:
     """The method key a figure label stands for ("AR-Seg s=0.5" -> "arseg", "warped keyframe" ->
-    "warp", "AR-Seg (paper CReFF)" -> "paper"), or None.
+    "warp"), or None.
 
     Introduced in notebook 06.
     """
     text = label.lower().replace("-", "").replace(" ", "")
-    if text.startswith("arseg") and "paper" in text:
-        return "paper"
     return next((m for m in ("arseg", "hr", "lr", "warp", "oracle") if text.startswith(m)), None)
 
 
 def run_colour(run: str) -> str:
     """The colour of a shipped run in figures: its method's, grey for the other ablations.
 
-    Introduced in notebook 05 ("arseg-0.5" -> AR-Seg's green, "arseg-0.5-paper" -> the paper
-    variant's purple, "arseg-0.5-no_fst" -> grey).
+    Introduced in notebook 05 ("arseg-0.5" -> AR-Seg's green, "arseg-0.5-no_fst" -> grey).
     """
     parts = run.split("-")
     if parts[0] == "arseg" and len(parts) > 2:
-        return METHOD_COLOURS["paper"] if "paper" in parts[2] else ABLATION_GREYS[0]
+        return ABLATION_GREYS[0]
     return METHOD_COLOURS.get(parts[0], ABLATION_GREYS[1])
 
 
