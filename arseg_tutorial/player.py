@@ -24,8 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from arseg_tutorial.codec.chain import compose
-from arseg_tutorial.codec.decode import (DecodedFrame, VideoSource, damaged_frames, damaged_message,
-                                         iter_video)
+from arseg_tutorial.codec.decode import DecodedFrame, VideoSource, damaged_frames, iter_video
 from arseg_tutorial.codec.errors import CorruptVideoError
 from arseg_tutorial.codec.grid_chain import GridChain
 from arseg_tutorial.codec.motion import motion_vectors_to_flow
@@ -134,9 +133,10 @@ class _Player:
                 f"nothing real to segment or time; re-encode or re-download it",
                 frames_decoded=0, frames_expected=len(self._corrupt))
         if self.damaged_frames:
-            warnings.warn(f"{damaged_message(self.damaged_frames, len(self._corrupt))}, so their "
-                          f"label maps and times are not those of the real video; re-encode or "
-                          f"re-download it", UserWarning, stacklevel=2)
+            warnings.warn(f"frames {', '.join(map(str, self.damaged_frames))} (display order) of "
+                          f"{len(self._corrupt)} were decoded from damaged data (FFmpeg concealed "
+                          f"the errors), so their label maps and times are not those of the real "
+                          f"video; re-encode or re-download it", UserWarning, stacklevel=2)
 
     def _read_group(self) -> list[DecodedFrame]:
         """The next frame, or with ``batch_gop`` the frames up to the next I-frame."""

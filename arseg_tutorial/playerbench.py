@@ -7,15 +7,17 @@ first GOP is played once untimed (warm-up), and the numbers are medians over the
 """
 from __future__ import annotations
 
+import errno
 import os
 import statistics
 from pathlib import Path
 
+import av
 import torch
 from torch import nn
 
 from arseg_tutorial.codec.decode import damaged_frames, iter_video
-from arseg_tutorial.codec.errors import CorruptVideoError
+from arseg_tutorial.codec.errors import CorruptVideoError, NotAVideoError, VideoNotFoundError
 from arseg_tutorial.player import STAGES, ARSegPlayer, HRPlayer
 
 
@@ -34,6 +36,34 @@ def play_pass(video: str | Path, hr_model: nn.Module, arseg: nn.Module,
     return hr, ar
 
 
+def _frames(video: str | Path, max_frames: int | None):
+    """The first ``max_frames`` frames of ``video`` without pixels (with motion vectors)."""
+    for count, frame in enumerate(iter_video(video, motion_vectors=True, rgb=False), 1):
+        yield frame
+        if max_frames is not None and count >= max_frames:
+            return
+
+
+def _check_path(path: Path) -> None:
+    """Name a path that is no video file for what it is (the decoder would say "does not exist"
+    or "invalid data")."""
+    if path.is_symlink() and not path.exists():
+        try:
+            path.stat()
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise VideoNotFoundError(f"{path} is a symbolic link that loops back on itself, "
+                                         f"not a video file; pass the video file itself") from None
+        raise VideoNotFoundError(f"{path} is a symbolic link to {os.readlink(path)!r}, which does "
+                                 f"not exist; pass the video file itself")
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise VideoNotFoundError(f"{path} is not a regular file (a pipe, socket or device), so it "
+                                 f"cannot be read as a video; pass a video file")
+    if path.is_file() and path.stat().st_size == 0:
+        raise NotAVideoError(f"{path} is empty (0 bytes), so it holds no video; re-create or "
+                             f"re-copy the file")
+
+
 def check_playable(video: str | Path, max_frames: int | None = None) -> tuple[int, ...]:
     """Decode ``video`` once without pixels and refuse what the players cannot time honestly.
 
@@ -44,16 +74,22 @@ def check_playable(video: str | Path, max_frames: int | None = None) -> tuple[in
         CorruptVideoError: no frame, or every frame was decoded from damaged data (concealment);
         ValueError: a B-frame (the players follow I- and P-frames only).
     """
+    _check_path(Path(video))
     corrupt, types = [], ""
-    for frame in iter_video(video, motion_vectors=True, rgb=False):
-        if frame.frame_type == "B":
-            raise ValueError(f"{video} has B-frames (frame {frame.index} is one): the players follow "
-                             f"I- and P-frames only; re-encode it with "
-                             f"arseg_tutorial.codec.encode_video(frames, path, gop=12, bframes=0)")
-        corrupt.append(frame.corrupt)
-        types += frame.frame_type
-        if max_frames is not None and len(types) >= max_frames:
-            break
+    try:
+        for frame in _frames(video, max_frames):
+            if frame.frame_type == "B":
+                raise ValueError(f"{video} has B-frames (frame {frame.index} is one): the players "
+                                 f"follow I- and P-frames only; re-encode it with arseg_tutorial."
+                                 f"codec.encode_video(frames, path, gop=12, bframes=0)")
+            corrupt.append(frame.corrupt)
+            types += frame.frame_type
+    except NotAVideoError as error:
+        if isinstance(error.__cause__, av.error.EOFError):
+            raise NotAVideoError(f"{video} holds no video frames: FFmpeg reached its end right "
+                                 f"after the header, so it is a video with 0 frames or one cut "
+                                 f"short after its header; re-create or re-copy the file") from error
+        raise
     if not types:
         raise CorruptVideoError(f"{video} holds no video frame to play; pass a video with frames",
                                 frames_decoded=0, frames_expected=None)

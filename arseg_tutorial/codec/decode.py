@@ -8,7 +8,6 @@ motion_x, motion_y, motion_scale); see docs/codec.md#motion-vectors for the conv
 """
 from __future__ import annotations
 
-import errno
 import io
 import os
 import warnings
@@ -141,28 +140,13 @@ def _open(source: VideoSource) -> av.container.InputContainer:
     elif not hasattr(source, "read"):
         path = Path(source)
         if not path.is_file():
-            raise VideoNotFoundError(f"{str(path)!r} {_not_a_file(path)}; check the path (relative "
-                                     f"paths start at {os.getcwd()!r})")
+            what = "is a folder, not a video file" if path.is_dir() else "does not exist"
+            raise VideoNotFoundError(f"{str(path)!r} {what}; check the path (relative paths start "
+                                     f"at {os.getcwd()!r})")
     try:
         return av.open(source)
     except av.error.FFmpegError as err:
         raise NotAVideoError(_not_a_video_message(source, err)) from err
-
-
-def _not_a_file(path: Path) -> str:
-    """Why ``path`` (not a regular file) cannot be read as a video."""
-    if path.is_dir():
-        return "is a folder, not a video file"
-    if path.is_symlink() and not path.exists():
-        try:
-            path.stat()
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                return "is a symbolic link that loops back on itself, not a video file"
-        return f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
-    if path.exists():
-        return "is not a regular file (a pipe, socket or device), so it cannot be read as a video"
-    return "does not exist"
 
 
 def _not_a_video_message(source: VideoSource, err: Exception) -> str:
@@ -173,23 +157,12 @@ def _not_a_video_message(source: VideoSource, err: Exception) -> str:
             head = handle.read(12)
     elif hasattr(source, "getvalue"):
         head = source.getvalue()[:12]
-    if not head:
-        return f"{name} is empty (0 bytes), so it holds no video; re-create or re-copy the file"
-    if isinstance(err, av.error.EOFError):
-        return (f"{name} holds no video frames: FFmpeg reached its end right after the header "
-                f"({err}), so it is a video with 0 frames or one cut short after its header; "
-                f"re-create or re-copy the file")
     if head[4:8] == b"ftyp":
         return (f"{name} starts like an MP4 file but FFmpeg cannot open it ({err}): its index "
                 f"(moov atom) is missing, so the file is truncated or was never closed; no frame "
-                f"could be decoded (decoding stopped at frame 0); re-create or re-copy the file")
+                f"could be decoded (decoding stopped at frame 0). Re-create or re-copy the file.")
     return (f"{name} is not a video FFmpeg can read ({err}); pass an .mp4/.mkv file or its bytes, "
             f"e.g. one written by arseg_tutorial.codec.encode_video")
-
-
-def _name(source: VideoSource) -> str:
-    """How messages name a source: its path, or "the video" for bytes and file objects."""
-    return repr(str(source)) if isinstance(source, (str, os.PathLike)) else "the video"
 
 
 def _expected_frames(container: av.container.InputContainer, stream: av.video.VideoStream,
@@ -258,7 +231,7 @@ def _decode(source: VideoSource, motion_vectors: bool, rgb: bool) -> Iterator[De
     with container:
         if not container.streams.video:
             kinds = ", ".join(s.type for s in container.streams) or "none"
-            raise NoVideoStreamError(f"{_name(source)} has no video stream (streams: {kinds}); "
+            raise NoVideoStreamError(f"the container has no video stream (streams: {kinds}); "
                                      f"pass a video file, e.g. one made by encode_video")
         stream = container.streams.video[0]
         codec = stream.codec_context.codec.canonical_name
@@ -358,12 +331,6 @@ def _ranges(indices: tuple[int, ...]) -> str:
     return ", ".join(runs)
 
 
-def damaged_message(damaged: tuple[int, ...], total: int) -> str:
-    """The warning for frames decoded from damaged data (``damaged_frames``) out of ``total``."""
-    return (f"frames {_ranges(damaged)} (display order) of {total} were decoded from damaged data "
-            f"(FFmpeg concealed the errors)")
-
-
 def _missing_message(first: int, total: int | None) -> str:
     where = (f"video.frames[t] is frame {first} + t (video.first_index = {first})" if total
              else "DecodedFrame.index counts the missing frames")
@@ -379,8 +346,9 @@ def _warn_about(video: Video, records: list[DecodedFrame]) -> None:
         warnings.warn(_missing_message(video.first_index, video.first_index + len(video)),
                       UserWarning, stacklevel=3)
     if video.damaged_frames:
-        warnings.warn(f"{damaged_message(video.damaged_frames, len(video))}, so video.complete is "
-                      f"False; re-encode or re-download the file, or drop those frames",
+        warnings.warn(f"frames {_ranges(video.damaged_frames)} (display order) of {len(video)} were "
+                      f"decoded from damaged data (FFmpeg concealed the errors), so video.complete "
+                      f"is False; re-encode or re-download the file, or drop those frames",
                       UserWarning, stacklevel=3)
     rotation = next((r.rotation for r in records if r.rotation), 0)
     if rotation:
