@@ -29,6 +29,7 @@ ABLATION_NAME = "ablation.json"
 CURVES_NAME = "training_curves.json"
 CHECKPOINT_FOLDER = "checkpoints"
 BUILD_COMMAND = "python -m arseg_tutorial build-assets"
+RESTORE_HINT = f"restore data/ with `git checkout -- data/` or rebuild it with `{BUILD_COMMAND}`"
 
 
 def sha256_of(path: str | Path) -> str:
@@ -57,9 +58,13 @@ def read_json(name: str, folder: Path | None = None) -> dict:
     """
     path = (folder or data_dir()) / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; rebuild the shipped assets with `{BUILD_COMMAND}`")
-    with open(path) as f:
-        return json.load(f)
+        raise FileNotFoundError(f"{path} is missing; {RESTORE_HINT}")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}), so the shipped assets cannot be "
+                         f"read; {RESTORE_HINT}") from None
 
 
 def load_manifest(folder: Path | None = None) -> dict:
@@ -82,12 +87,36 @@ def export_state_dict(model: nn.Module, path: str | Path, meta: dict) -> str:
     return sha256_of(path)
 
 
+def shipped_file(folder: Path, entry: dict) -> Path:
+    """The file of a manifest entry: a relative path inside ``folder`` (data/), never outside.
+
+    Raises:
+        ValueError: the entry names an absolute path or one that leaves ``folder`` (``..``).
+        FileNotFoundError: the file is missing (data/ is incomplete).
+    """
+    name = Path(str(entry.get("file", "")))
+    if not name.parts or name.is_absolute() or ".." in name.parts:
+        raise ValueError(f"{folder / MANIFEST_NAME} names the file {str(name)!r}, which is not a "
+                         f"path inside {folder}; manifest entries are file names in data/ only: "
+                         f"{RESTORE_HINT}")
+    path = folder / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing, so data/ is incomplete; {RESTORE_HINT}")
+    return path
+
+
 def verify_hashes(folder: Path | None = None) -> dict[str, bool]:
-    """Checkpoint name -> whether its file's sha256 matches the manifest."""
+    """Checkpoint name -> whether its file is present, inside ``folder`` and of the manifest's sha256."""
     folder = folder or data_dir()
     manifest = load_manifest(folder)
-    return {name: (folder / entry["file"]).is_file() and sha256_of(folder / entry["file"]) == entry["sha256"]
-            for name, entry in manifest["checkpoints"].items()}
+    return {name: _matches(folder, entry) for name, entry in manifest["checkpoints"].items()}
+
+
+def _matches(folder: Path, entry: dict) -> bool:
+    try:
+        return sha256_of(shipped_file(folder, entry)) == entry["sha256"]
+    except (ValueError, FileNotFoundError):
+        return False
 
 
 def build_network(config: dict, with_creff: bool) -> nn.Module:
@@ -167,17 +196,17 @@ def load_shipped(name: str, folder: Path | None = None, asked: dict | None = Non
 
     Raises:
         KeyError: no such checkpoint (the message lists the shipped ones).
-        ValueError: the file does not match its recorded hash.
+        FileNotFoundError: the file is missing. ValueError: the file does not match its recorded
+            hash, or the manifest points outside ``folder`` (see ``shipped_file``).
     """
     folder = folder or data_dir()
     entries = load_manifest(folder)["checkpoints"]
     if name not in entries:
         raise KeyError(f"no shipped checkpoint {name!r}; shipped: {sorted(entries)}")
     entry = entries[name]
-    path = folder / entry["file"]
+    path = shipped_file(folder, entry)
     if sha256_of(path) != entry["sha256"]:
-        raise ValueError(f"{path} does not match its sha256 in the manifest; restore it with git "
-                         f"or rebuild with `{BUILD_COMMAND}`")
+        raise ValueError(f"{path} does not match its sha256 in the manifest; {RESTORE_HINT}")
     return load_weights(build_network(entry["config"], entry["config"]["method"] == "arseg"), path,
                         asked=asked)
 

@@ -192,17 +192,45 @@ def check_meta(path: str | Path, meta: dict | None, asked: dict[str, Any],
             f"{_show(key, wanted)} was asked for; pass {fix}")
 
 
-def split_network_file(state: Any, path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:
-    """(state dict, meta or None) of a loaded network file or trainer checkpoint.
+def check_weights(path: str | Path, state_dict: dict[str, torch.Tensor], meta: dict | None) -> None:
+    """Refuse weights that are not finite, or that are not the weights ``meta`` records.
 
     Raises:
-        CheckpointFileError: the file holds something else.
+        CheckpointFileError: a tensor holds NaN or infinite values (named), or the weights'
+            ``weights_sha256`` differs from ``meta["weights_sha256"]`` (the file was changed after
+            it was written).
+    """
+    for key, value in state_dict.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointFileError(
+                f"{path} holds {bad} NaN or infinite value(s) in tensor {key!r}, so the network "
+                f"would compute nothing meaningful (training diverged or the file was damaged); "
+                f"train it again or restore the file")
+    recorded = (meta or {}).get("weights_sha256")
+    if recorded is not None and recorded != weights_sha256(state_dict):
+        raise CheckpointFileError(
+            f"{path} holds weights whose sha256 ({weights_sha256(state_dict)[:12]}) is not the "
+            f"one its meta records ({str(recorded)[:12]}): the weights were changed after the file "
+            f"was written; restore the file, or train and export it again")
+
+
+def split_network_file(state: Any, path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """(state dict, meta or None) of a loaded network file or trainer checkpoint, after
+    ``check_weights`` (finite, and the weights its meta records).
+
+    Raises:
+        CheckpointFileError: the file holds something else, non-finite or altered weights.
     """
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        return state["state_dict"], state.get("meta")
-    if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        return state["model"], state.get("meta")
-    if isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values()):
-        return state, None
-    raise CheckpointFileError(f"{path} holds no network weights (expected a state dict, a file "
-                              f"from arseg_tutorial.assets.export_state_dict or a trainer checkpoint)")
+        weights, meta = state["state_dict"], state.get("meta")
+    elif isinstance(state, dict) and isinstance(state.get("model"), dict):
+        weights, meta = state["model"], state.get("meta")
+    elif isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values()):
+        weights, meta = state, None
+    else:
+        raise CheckpointFileError(f"{path} holds no network weights (expected a state dict, a file "
+                                  f"from arseg_tutorial.assets.export_state_dict or a trainer "
+                                  f"checkpoint)")
+    check_weights(path, weights, meta if isinstance(meta, dict) else None)
+    return weights, meta

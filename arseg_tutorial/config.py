@@ -140,10 +140,10 @@ def get_profile(name: str | None = None) -> Profile:
     chosen = name if name is not None else os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
     chosen = chosen.strip().lower()
     if chosen not in PROFILES:
-        raise ValueError(
-            f"unknown profile {chosen!r}; valid profiles are {sorted(PROFILES)} "
-            f"(set {PROFILE_ENV}=ci|laptop|paper)"
-        )
+        given = f"{PROFILE_ENV}={chosen!r}" if name is None else f"profile {chosen!r}"
+        fix = (f"set {PROFILE_ENV}=ci|laptop|paper or unset it" if name is None
+               else "pass --profile ci, laptop or paper")
+        raise ValueError(f"{given} is not a profile; valid profiles are {', '.join(PROFILES)}: {fix}")
     return PROFILES[chosen]
 
 
@@ -171,12 +171,14 @@ def get_device(name: str | None = None) -> torch.device:
     chosen = name if name is not None else os.environ.get(DEVICE_ENV)
     if not chosen:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    given = f"{DEVICE_ENV}={chosen!r}" if name is None else f"device {chosen!r} (--device)"
+    fix = f"set {DEVICE_ENV}=cpu or unset it" if name is None else "pass --device cpu"
     try:
         device = torch.device(chosen)
     except RuntimeError as err:
-        raise ValueError(f"{DEVICE_ENV}={chosen!r} is not a device name; use cpu, cuda or cuda:N") from err
+        raise ValueError(f"{given} is not a device name; use cpu, cuda or cuda:N") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {chosen!r} was asked for but this PyTorch sees no CUDA GPU; use cpu")
+        raise ValueError(f"{given} asks for a GPU but this PyTorch sees no CUDA GPU; {fix}")
     return device
 
 

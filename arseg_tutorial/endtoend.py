@@ -261,7 +261,10 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
             ground truth | HR | AR-Seg; H.264 MP4, atomically: an interrupted run leaves no file).
         fps, alpha: the overlay video's frame rate and label opacity.
     Returns:
-        A ``VideoComparison``.
+        A ``VideoComparison``; frames decoded from damaged data are reported by a warning.
+    Raises:
+        CorruptVideoError: every frame was decoded from damaged data (see
+            ``player.HRPlayer.check_damage``).
     """
     from contextlib import nullcontext
 
@@ -305,6 +308,7 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
                                            decoded.frame_type, alpha=alpha))
             if t in keep:
                 kept[t] = KeptFrame(decoded.image, labels, decoded.frame_type, preds)
+    running["hr"].check_damage()
     stages = {m: running[m].times.per_frame() for m in methods}
     return VideoComparison("".join(types), float(lr_scale), network_ms, decode_ms, miou, same, stages,
                            kept, Path(overlay_path) if overlay_path is not None else None)

@@ -202,6 +202,7 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
             floating-point rounding; the keyframe still goes first).
     Returns:
         The segmenter; it puts the networks in eval mode and runs under ``torch.inference_mode``.
+        It raises ValueError on NaN or infinite logits (a damaged or diverged network).
     """
     from arseg_tutorial.models.arseg import ARSeg, downsample_frame, warp_reference_logits
     from arseg_tutorial.models.preprocess import to_input
@@ -253,6 +254,10 @@ def make_segmenter(method: str, hr_model: torch.nn.Module | None = None,
         x = to_input(frames).to(device)
         with torch.inference_mode():
             logits = run(x, torch.from_numpy(np.asarray(flows)).to(device))
+            if not torch.isfinite(logits).all():
+                raise ValueError(f"the {method} network computed NaN or infinite logits, so its "
+                                 f"labels (and any mIoU) would be meaningless; its weights are "
+                                 f"damaged or training diverged: train it again or load other weights")
         return logits.argmax(1).cpu().numpy()
 
     return segment

@@ -17,6 +17,7 @@ neighbouring cells disagree).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from arseg_tutorial.codec.chain import compose
-from arseg_tutorial.codec.decode import VideoSource, iter_video
+from arseg_tutorial.codec.decode import VideoSource, damaged_frames, iter_video
+from arseg_tutorial.codec.errors import CorruptVideoError
 from arseg_tutorial.codec.grid_chain import GridChain
 from arseg_tutorial.codec.motion import motion_vectors_to_flow
 from arseg_tutorial.codec.video import DecodedFrame
@@ -92,7 +94,9 @@ def _same_classifier(a: nn.Module, b: nn.Module) -> bool:
 class _Player:
     """Shared by both players: frames are read and segmented a group at a time, one frame per
     group, or one GOP per group with ``batch_gop`` (a GOP's frames in one batch through each
-    network: fewer ops per frame, one GOP of latency), and handed out one by one by ``step``."""
+    network: fewer ops per frame, one GOP of latency), and handed out one by one by ``step``.
+    Frames decoded from damaged data are reported (``check_damage``) at the end of the video;
+    a caller that stops earlier calls ``check_damage`` itself."""
 
     def __init__(self, frames: Iterator[DecodedFrame], batch_gop: bool):
         self.frames = frames
@@ -101,6 +105,37 @@ class _Player:
         self._pending: DecodedFrame | None = None
         self._ready: list[tuple[DecodedFrame, np.ndarray]] = []
         self.frame_size: tuple[int, int] | None = None
+        self._corrupt: list[bool] = []
+        self._types = ""
+        self._checked = 0
+
+    @property
+    def damaged_frames(self) -> tuple[int, ...]:
+        """Positions among the frames read so far of those decoded from damaged data, and of the
+        frames after them up to the next I-frame (as ``Video.damaged_frames``)."""
+        return damaged_frames(self._corrupt, self._types)
+
+    def check_damage(self) -> None:
+        """Report the frames read so far that were decoded from damaged data, as ``read_video``
+        does (a warning naming them); refuse a stream whose every frame was concealment.
+
+        Raises:
+            CorruptVideoError: every frame read was flagged as decoded from damaged data.
+        """
+        if self._checked == len(self._corrupt):
+            return
+        self._checked = len(self._corrupt)
+        if self._corrupt and all(self._corrupt):
+            raise CorruptVideoError(
+                f"all {len(self._corrupt)} frame(s) of the video were decoded from damaged data "
+                f"(FFmpeg concealed the errors: the file is truncated or damaged), so there is "
+                f"nothing real to segment or time; re-encode or re-download it",
+                frames_decoded=0, frames_expected=len(self._corrupt))
+        if self.damaged_frames:
+            warnings.warn(f"frames {', '.join(map(str, self.damaged_frames))} (display order) of "
+                          f"{len(self._corrupt)} were decoded from damaged data (FFmpeg concealed "
+                          f"the errors), so their label maps and times are not those of the real "
+                          f"video; re-encode or re-download it", UserWarning, stacklevel=2)
 
     def _read_group(self) -> list[DecodedFrame]:
         """The next frame, or with ``batch_gop`` the frames up to the next I-frame."""
@@ -114,6 +149,8 @@ class _Player:
                 self._pending = frame
                 break
             group.append(frame)
+            self._corrupt.append(frame.corrupt)
+            self._types += frame.frame_type
         return group
 
     def _segment(self, group: list[DecodedFrame], inputs: list[Tensor]) -> tuple[Tensor, bool]:
@@ -131,6 +168,7 @@ class _Player:
             with self.times.stage("decode"):
                 group = self._read_group()
             if not group:
+                self.check_damage()
                 return None
             if self.frame_size is None or group[0].frame_type == "I":
                 self.frame_size = tuple(group[0].image.shape[:2])

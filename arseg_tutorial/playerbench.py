@@ -11,14 +11,18 @@ LR size (``ARSegPlayer(..., lr_decode=True)``); both players' label maps are ups
 """
 from __future__ import annotations
 
+import errno
 import os
 import statistics
 from pathlib import Path
 
+import av
 import torch
 from torch import nn
 
 from arseg_tutorial import assets
+from arseg_tutorial.codec.decode import damaged_frames, iter_video
+from arseg_tutorial.codec.errors import CorruptVideoError, NotAVideoError, VideoNotFoundError
 from arseg_tutorial.config import get_profile
 from arseg_tutorial.models import build_model
 from arseg_tutorial.player import STAGES, ARSegPlayer, HRPlayer, StageTimes, inference_networks
@@ -56,7 +60,73 @@ def play_pass(video: str | Path, hr_model: nn.Module, arseg: nn.Module,
             if any(player.step() is None for player in order):
                 break
             t += 1
+    hr.check_damage()
     return hr, ar
+
+
+def _frames(video: str | Path, max_frames: int | None):
+    """The first ``max_frames`` frames of ``video`` without pixels (with motion vectors)."""
+    for count, frame in enumerate(iter_video(video, motion_vectors=True, rgb=False), 1):
+        yield frame
+        if max_frames is not None and count >= max_frames:
+            return
+
+
+def _check_path(path: Path) -> None:
+    """Name a path that is no video file for what it is (the decoder would say "does not exist"
+    or "invalid data")."""
+    if path.is_symlink() and not path.exists():
+        try:
+            path.stat()
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise VideoNotFoundError(f"{path} is a symbolic link that loops back on itself, "
+                                         f"not a video file; pass the video file itself") from None
+        raise VideoNotFoundError(f"{path} is a symbolic link to {os.readlink(path)!r}, which does "
+                                 f"not exist; pass the video file itself")
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise VideoNotFoundError(f"{path} is not a regular file (a pipe, socket or device), so it "
+                                 f"cannot be read as a video; pass a video file")
+    if path.is_file() and path.stat().st_size == 0:
+        raise NotAVideoError(f"{path} is empty (0 bytes), so it holds no video; re-create or "
+                             f"re-copy the file")
+
+
+def check_playable(video: str | Path, max_frames: int | None = None) -> tuple[int, ...]:
+    """Decode ``video`` once without pixels and refuse what the players cannot time honestly.
+
+    Returns:
+        The damaged frames (``Video.damaged_frames``) among the first ``max_frames``.
+    Raises:
+        The errors of ``iter_video`` (missing file, not a video, no H.264, truncated, ...);
+        CorruptVideoError: no frame, or every frame was decoded from damaged data (concealment);
+        ValueError: a B-frame (the players follow I- and P-frames only).
+    """
+    _check_path(Path(video))
+    corrupt, types = [], ""
+    try:
+        for frame in _frames(video, max_frames):
+            if frame.frame_type == "B":
+                raise ValueError(f"{video} has B-frames (frame {frame.index} is one): the players "
+                                 f"follow I- and P-frames only; re-encode it with arseg_tutorial."
+                                 f"codec.encode_video(frames, path, gop=12, bframes=0)")
+            corrupt.append(frame.corrupt)
+            types += frame.frame_type
+    except NotAVideoError as error:
+        if isinstance(error.__cause__, av.error.EOFError):
+            raise NotAVideoError(f"{video} holds no video frames: FFmpeg reached its end right "
+                                 f"after the header, so it is a video with 0 frames or one cut "
+                                 f"short after its header; re-create or re-copy the file") from error
+        raise
+    if not types:
+        raise CorruptVideoError(f"{video} holds no video frame to play; pass a video with frames",
+                                frames_decoded=0, frames_expected=None)
+    if all(corrupt):
+        raise CorruptVideoError(
+            f"every frame of {video} ({len(types)}) was decoded from damaged data (FFmpeg concealed "
+            f"the errors: the file is truncated or damaged), so there is nothing real to time; "
+            f"re-encode or re-download it", frames_decoded=0, frames_expected=len(types))
+    return damaged_frames(corrupt, types)
 
 
 def bench_player(video: str | Path, hr_model: nn.Module, arseg: nn.Module, passes: int = 3,
@@ -80,11 +150,16 @@ def bench_player(video: str | Path, hr_model: nn.Module, arseg: nn.Module, passe
         the same by this process's CPU time (``hr_cpu_ms_per_frame``, ``arseg_cpu_ms_per_frame``,
         ``cpu_speedup``: steadier on a shared machine),
         ``stages`` (player -> stage -> median ms per frame), ``stages_cpu`` (the same in CPU
-        time), ``frames``, ``passes``,
-        ``threads``, ``load_average``.
+        time), ``frames``, ``passes``, ``threads``, ``load_average``, ``damaged_frames`` (frames
+        decoded from damaged data, also reported by a warning).
+    Raises:
+        The errors of ``check_playable`` (checked before anything is played).
     """
     if passes < 1:
         raise ValueError(f"passes must be >= 1, got {passes}")
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1 (or None for the whole video), got {max_frames}")
+    damaged = check_playable(video, max_frames)
     play_pass(video, hr_model, arseg, warmup_frames, batch_gop)
     load_before = os.getloadavg()[0]
     runs = [play_pass(video, hr_model, arseg, max_frames, batch_gop) for _ in range(passes)]
@@ -108,7 +183,7 @@ def bench_player(video: str | Path, hr_model: nn.Module, arseg: nn.Module, passe
         "stages_cpu": {name: {stage: statistics.median(t.cpu_ms[stage] / t.frames for t in times)
                               for stage in STAGES} for name, times in per_pass.items()},
         "frames": runs[0][0].times.frames, "passes": passes, "batch_gop": batch_gop, "threads": torch.get_num_threads(),
-        "load_average": [load_before, os.getloadavg()[0]],
+        "load_average": [load_before, os.getloadavg()[0]], "damaged_frames": list(damaged),
     }
 
 
@@ -144,4 +219,7 @@ def format_table(result: dict) -> str:
                  f"{result['passes']} passes, {result['threads']} torch threads, load average "
                  f"{result['load_average'][0]:.1f} -> {result['load_average'][1]:.1f} on "
                  f"{os.cpu_count()} CPUs)")
+    if result.get("damaged_frames"):
+        lines.append(f"frames {', '.join(map(str, result['damaged_frames']))} were decoded from "
+                     f"damaged data: their times are not those of an intact video")
     return "\n".join(lines)

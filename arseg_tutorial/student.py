@@ -90,6 +90,23 @@ def student_notebook(notebook: dict) -> dict:
     return dict(notebook, cells=cells, metadata=metadata)
 
 
+_SOURCE_FIX = "restore it with `git checkout -- {path}`"
+_RECORD_FIX = ("delete it and run again (your changed notebooks are then kept, as the record no "
+               "longer vouches for them)")
+
+
+def _read_json(path: Path, fix: str) -> dict:
+    """A JSON object from ``path``; a file that is not one is refused with ``fix``."""
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); {fix.format(path=path)}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a JSON {type(value).__name__}, not an object; "
+                         f"{fix.format(path=path)}")
+    return value
+
+
 def _notebook_bytes(notebook: dict) -> bytes:
     return (json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()
 
@@ -129,18 +146,26 @@ def write_student_copy(source_dir: str | Path, out_dir: str | Path, *, refresh: 
             ``<name>.<UTC time>.bak`` next to it.
     Raises:
         FileNotFoundError: ``source_dir`` holds no notebook.
+        ValueError: ``out_dir`` is, or lies inside, ``source_dir``; a notebook or the record
+            file is not JSON (checked before anything is written).
     """
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     sources = sorted(source_dir.glob("*.ipynb"))
     if not sources:
         raise FileNotFoundError(f"no .ipynb in {source_dir}: run this from the repository root "
                                 f"(or pass the folder of the tracked notebooks)")
+    if out_dir.resolve().is_relative_to(source_dir.resolve()):
+        raise ValueError(f"the working copy {out_dir} is, or lies inside, the folder of the tracked "
+                         f"notebooks {source_dir}, where blanked copies would replace the solutions; "
+                         f"pass another --out folder (default: work)")
+    copies = {path.name: _notebook_bytes(student_notebook(_read_json(path, _SOURCE_FIX)))
+              for path in sources}
     out_dir.mkdir(parents=True, exist_ok=True)
     record_path = out_dir / RECORD_NAME
-    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    record = _read_json(record_path, _RECORD_FIX) if record_path.exists() else {}
     report = CopyReport()
     for path in sources:
-        data = _notebook_bytes(student_notebook(json.loads(path.read_text())))
+        data = copies[path.name]
         target = out_dir / path.name
         if target.exists():
             current = target.read_bytes()

@@ -53,7 +53,6 @@ def test_evaluate_warp_reference_with_the_shipped_hr(tmp_path, capsys):
 
 
 def test_help_lists_the_commands(capsys):
-    with pytest.raises(SystemExit):
-        main(["--help"])
+    assert main(["--help"]) == 0
     text = capsys.readouterr().out
     assert all(name in text for name in ("train", "evaluate", "build-assets"))

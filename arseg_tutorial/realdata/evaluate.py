@@ -133,6 +133,11 @@ def evaluate_real(segment_gop: Callable[[np.ndarray, np.ndarray], np.ndarray],
             tic = time.perf_counter()
             pred = np.asarray(segment_gop(decoded[:end], flow[:end]))
             seconds += time.perf_counter() - tic
+            if pred.ndim != 3 or len(pred) < end or pred.shape[1:] != clip.frame_size:
+                raise ValueError(f"segment_gop returned an array of shape {pred.shape} for {end} "
+                                 f"frames of {clip.frame_size[0]}x{clip.frame_size[1]} px; it must "
+                                 f"return (T, H, W) = ({end}, {clip.frame_size[0]}, "
+                                 f"{clip.frame_size[1]}) class indices, one label map per frame")
             frames += end
             scored.update(positions)
             for d in positions:

@@ -95,6 +95,20 @@ def _list_images(folder: Path, what: str) -> list[Path]:
     return images
 
 
+def _check_consecutive(images: list[Path], folder: Path) -> None:
+    """Refuse frames whose numbers (the last number in each name) do not follow one another: a
+    gap would be joined in silence, with motion vectors spanning the jump."""
+    numbers = [re.findall(r"\d+", path.stem) for path in images]
+    for (before, after), (a, b) in zip(itertools.pairwise(images), itertools.pairwise(numbers)):
+        if a and b and int(b[-1]) != int(a[-1]) + 1:
+            missing = (f"frames {int(a[-1]) + 1}-{int(b[-1]) - 1} are missing"
+                       if int(b[-1]) > int(a[-1]) + 1 else "the numbers do not follow one another")
+            raise ValueError(f"frames folder {str(folder)!r} jumps from {before.name!r} to "
+                             f"{after.name!r} ({missing}), and a clip must be consecutive frames; "
+                             f"load each run on its own with first_frame= and max_frames= (or "
+                             f"separate folders)")
+
+
 def _decode_image(path: Path) -> av.VideoFrame:
     try:
         with av.open(str(path)) as container:
@@ -283,6 +297,7 @@ def _records(source: str | Path, labels_dir: str | Path | None, size: tuple[int,
         items, is_frame_key, example = _video_frames(source, first_frame, max_frames), str.isdigit, "0"
     else:
         every = _list_images(source, "frames")
+        _check_consecutive(every[first_frame:][:max_frames], source)
         items = ((str(p), p.stem, read_image(p)) for p in every[first_frame:][:max_frames])
         is_frame_key, example = {p.stem for p in every}.__contains__, every[0].stem
     label_files = ({} if labels_dir is None
@@ -340,8 +355,8 @@ def load_real_clip(source: str | Path, labels_dir: str | Path | None = None, *,
     Returns:
         A ``RealClip``.
     Raises:
-        FileNotFoundError: a missing folder or video. ValueError: no images, frames of different
-        sizes, a label of a different size than its frame, label values outside 0..10 (and not
+        FileNotFoundError: a missing folder or video. ValueError: no images, a gap in the frame
+        numbers (e.g. 0-9 then 15-24), frames of different sizes, a label of a different size than its frame, label values outside 0..10 (and not
         void or 255), an odd frame size without ``size=``; each message names the file.
     """
     return _as_clip(list(_records(source, labels_dir, size, first_frame, max_frames, label_suffix,

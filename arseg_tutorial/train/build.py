@@ -205,7 +205,7 @@ def reevaluate_assets(profile: Profile, folder: Path | None = None, progress: bo
     entries, shipped = {}, {}
     for run in recipes.shipped_runs(profile):
         entry = {k: v for k, v in old["checkpoints"][run.name].items() if not k.startswith("metrics")}
-        if assets.sha256_of(folder / entry["file"]) != entry["sha256"]:
+        if assets.sha256_of(assets.shipped_file(folder, entry)) != entry["sha256"]:
             raise ValueError(f"{folder / entry['file']} does not match its sha256 in the manifest: "
                              "re-evaluate only the files the manifest describes (or rebuild them)")
         entries[run.name] = entry
@@ -220,8 +220,8 @@ def _evaluate_entry(profile: Profile, folder: Path, run: recipes.Run, entry: dic
                     eval_clips: dict) -> None:
     """Load the exported network of ``run`` into ``shipped`` and put its metrics in ``entry``."""
     shipped[run.name] = assets.load_weights(
-        assets.build_network(run.config.to_dict(), run.method == "arseg"), folder / entry["file"],
-        asked={"profile": profile.name, "method": run.method})
+        assets.build_network(run.config.to_dict(), run.method == "arseg"),
+        assets.shipped_file(folder, entry), asked={"profile": profile.name, "method": run.method})
     hr = shipped.get("hr")
     reports = {split: evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
                                         shipped[run.name] if run.method != "hr" else None,

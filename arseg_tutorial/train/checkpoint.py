@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from arseg_tutorial.atomic import atomic_path
-from arseg_tutorial.checkpoint_file import CheckpointFileError, read_torch_file
+from arseg_tutorial.checkpoint_file import CheckpointFileError, read_torch_file, split_network_file
 
 
 def rng_state() -> dict[str, Any]:
@@ -107,8 +107,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
     Raises:
         FileNotFoundError: no file at ``path``, with a hint on how to make one.
-        CheckpointFileError: a folder, an empty, damaged, foreign or unsafe file, or a file that
-            is not a trainer checkpoint (one sentence naming the file and what is wrong).
+        CheckpointFileError: a folder, an empty, damaged, foreign or unsafe file, a file that
+            is not a trainer checkpoint, or one whose weights are not finite or not those its
+            ``meta`` records (one sentence naming the file and what is wrong).
     """
     state = read_torch_file(path, "trainer checkpoint", map_location)
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
@@ -116,6 +117,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointFileError(f"{path} is not a resumable trainer checkpoint (it lacks "
                                   f"{', '.join(missing)}); pass a file written by `python -m "
                                   f"arseg_tutorial train --checkpoint ...`, or a new path to start a run")
+    split_network_file(state, path)
     return state
 
 

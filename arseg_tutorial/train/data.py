@@ -9,8 +9,10 @@ file named by a hash of everything that defines it, written atomically.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import shutil
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 
 from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import Profile, cache_dir
+from arseg_tutorial.memory import clips_bytes
 from arseg_tutorial.train.fingerprint import library_fingerprint, source_fingerprint
 
 #: bump when the cached arrays change meaning, so that old caches are never read
@@ -227,6 +230,20 @@ def _check_writable(folder: Path) -> None:
                               f"ARSEG_CACHE_DIR to a writable folder") from None
 
 
+_NO_SPACE = ("no space left on the device for the clip cache in {folder}; free some space, set "
+             "ARSEG_CACHE_DIR to a folder on another disk, or pass use_cache=False (--no-cache on "
+             "the command line)")
+
+
+def _check_space(folder: Path, config: ClipConfig) -> None:
+    """Fail now, before any clip is built, if the cache file cannot fit on its disk."""
+    needed = clips_bytes(config.num_clips, config.gop_length, config.height, config.width)
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise OSError(errno.ENOSPC, f"the clips need about {needed / 2**20:.0f} MB but "
+                      f"{free / 2**20:.0f} MB are free: " + _NO_SPACE.format(folder=folder))
+
+
 def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = False,
                workers: int = 1) -> ClipSet:
     """The clips of ``config``, from the cache when present, else built and cached.
@@ -238,6 +255,8 @@ def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = Fals
 
     Raises:
         PermissionError: the cache folder cannot be written (checked before building).
+        OSError: ENOSPC, the cache folder's disk is full (checked before building, and again
+            while writing), naming the folder and ``use_cache=False``.
     """
     if not use_cache:
         return build_clips(config, progress=progress, workers=workers)
@@ -247,6 +266,12 @@ def load_clips(config: ClipConfig, use_cache: bool = True, progress: bool = Fals
         if clips is not None:
             return clips
     _check_writable(path.parent)
+    _check_space(path.parent, config)
     clips = build_clips(config, progress=progress, workers=workers)
-    _save_npz_atomic(path, asdict(clips))
+    try:
+        _save_npz_atomic(path, asdict(clips))
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise OSError(errno.ENOSPC, _NO_SPACE.format(folder=path.parent)) from None
     return clips

@@ -119,8 +119,8 @@ def plot_resolution_state(state: dict, frame: np.ndarray, model_name: str, cost_
 
     Introduced in notebook 03 (``ResolutionExplorer.figure``).
     """
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True,
-                             gridspec_kw={"width_ratios": [1, 1, 1, 0.9]})
+    fig, grid = plt.subplots(2, 2, figsize=(9.6, 7.4), constrained_layout=True)
+    axes = grid.ravel()                          # two rows, so that the book shows it at full size
     titles = resolution_titles(state, model_name, cost_size)
     panels = [(frame, "original frame"), (state["frame_back"], titles["frame"]),
               (colorize_labels(state["labels_back"]), titles["labels"])]
@@ -128,11 +128,12 @@ def plot_resolution_state(state: dict, frame: np.ndarray, model_name: str, cost_
         ax.imshow(image)
         ax.set(title=name, xlabel="x (px)", ylabel="y (px)")
         ax.title.set_fontsize(SMALL_FONT_PT)
-    add_class_legend(fig, ignore=True, ncol=6, bbox_to_anchor=(0.38, -0.12))
+    add_class_legend(fig, ignore=True, ncol=6, loc="outside lower center", bbox_to_anchor=None)
     ax = axes[3]
     names = ["HR frame", "LR frame", "LR + CReFF", f"GOP average\n(L = {gop_length})"]
     bars = ax.bar(range(4), resolution_costs(state), color=["#332288", "#88CCEE", "#44AA99", "#E69F00"], label=names)
     label_cost_bars(ax, bars)
+    ax.margins(y=0.12)                           # room for the label over the tallest bar
     ax.set_xticks(range(4), names, fontsize=SMALL_FONT_PT, rotation=20)
     ax.set(ylabel="GMACs per frame", title=titles["cost"])
     ax.title.set_fontsize(SMALL_FONT_PT)
@@ -276,8 +277,9 @@ def plot_attention_state(state: dict) -> Figure:
 
     Introduced in notebook 04 (``AttentionExplorer.figure``).
     """
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9), constrained_layout=True,
-                             gridspec_kw={"width_ratios": [1, 1, 0.7]})
+    fig, grid = plt.subplots(2, 2, figsize=(9.6, 7.2), constrained_layout=True)
+    fig.delaxes(grid[1, 1])                      # two rows, so that the book shows it at full size
+    axes = [grid[0, 0], grid[0, 1], grid[1, 0]]
     titles = attention_titles(state)
     draw_attention_window(axes[0], state["keyframe_warped"], state["weights"], state["pixel_feature"],
                           state["stride_px"], titles["window"])
