@@ -22,15 +22,18 @@ def claims_table(sweep: dict, ablation: dict, lr_scale: float = 0.5,
 
     Args:
         sweep: ``data/sweep.json`` (with the "warp" reference).
-        ablation: ``data/ablation.json`` (for the zero-flow ablation and the seed spread).
+        ablation: ``data/ablation.json`` (the zero-flow ablation, compared on the means over its
+            seeds where it has them, and the seed spread).
         speedup: the end-to-end speed-up measured on this machine (HR ms / AR-Seg ms), if any.
     """
     hr = sweep_entry(sweep, "hr", 1.0)
     lr, ar = sweep_entry(sweep, "lr", lr_scale), sweep_entry(sweep, "arseg", lr_scale)
     warp = sweep_entry(sweep, "warp", 1.0)["mean_miou"]
     paper = PAPER_CAMVID_BISENET
-    zero = ablation["variants"]["zero_flow"]["mean_miou"]
-    spread = ablation.get("seeds", {}).get("test", {}).get("full", {}).get("spread")
+    seeds = ablation.get("seeds", {}).get("test", {})
+    full_mean = seeds["full"]["mean"] if "full" in seeds else ar["mean_miou"]
+    zero = seeds["zero_flow"]["mean"] if "zero_flow" in seeds else ablation["variants"]["zero_flow"]["mean_miou"]
+    spread = seeds.get("full", {}).get("spread")
     kept = saving(hr["gmacs_per_frame"], ar["gmacs_per_frame"])
     rows = [
         ("LR-only loses a few points against HR (target: 2 to 8)", paper["lr"] - paper["hr"],
@@ -41,8 +44,8 @@ def claims_table(sweep: dict, ablation: dict, lr_scale: float = 0.5,
          ar["mean_miou"] - lr["mean_miou"], "points", ar["mean_miou"] >= lr["mean_miou"] + 2.0),
         ("AR-Seg beats the warped keyframe (target: by 1 or more)", None, ar["mean_miou"] - warp, "points",
          ar["mean_miou"] >= warp + 1.0),
-        ("the motion vectors matter (zero flow at least 2 below)", None, zero - ar["mean_miou"], "points",
-         zero <= ar["mean_miou"] - 2.0),
+        ("the motion vectors matter (zero flow at least 2 below, seed means)", None, zero - full_mean,
+         "points", zero <= full_mean - 2.0),
         ("AR-Seg saves about two thirds of HR's GMACs", 100 * PAPER_GMACS_SAVING, 100 * kept, "%", kept >= 0.6),
     ]
     table = [{"claim": c, "paper": p, "here": h, "unit": u, "holds": bool(ok)} for c, p, h, u, ok in rows]
