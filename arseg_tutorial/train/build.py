@@ -225,14 +225,15 @@ def _evaluate_entry(profile: Profile, folder: Path, run: recipes.Run, entry: dic
     hr = shipped.get("hr")
     reports = {split: evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
                                         shipped[run.name] if run.method != "hr" else None,
-                                        _as_trained(clips, run.config), profile,
+                                        clips_as_trained(clips, run.config), profile,
                                         timing_clips=2 if split == "test" else 0)
                for split, clips in eval_clips.items()}
     entry["metrics"], entry["metrics_unseen"] = reports["test"].to_dict(), reports["unseen"].to_dict()
 
 
-def _as_trained(clips: ClipSet, config) -> ClipSet:
-    """The clips with the flow a run was trained with: zero for the zero-flow ablation."""
+def clips_as_trained(clips: ClipSet, config) -> ClipSet:
+    """The clips with the flow a run was trained with: zero for the zero-flow ablation, which is
+    validated and tested with zero flow too."""
     if config.flow == "mv":
         return clips
     return dataclasses.replace(clips, flow_key=np.zeros_like(clips.flow_key))
@@ -323,7 +324,8 @@ def ablation_from_manifest(manifest: dict, curves: dict) -> dict:
     scale = recipes.ABLATION_SCALE
     variants = {"full": recipes.run_name("arseg", scale)}
     variants.update({a: recipes.run_name("arseg", scale, a) for a in recipes.ABLATIONS})
-    seeds = {"test": seed_spread(manifest), "unseen": seed_spread(manifest, "metrics_unseen")}
+    seeds = {split: seed_spread(manifest, key) for split, key in (("test", "metrics"), ("unseen", "metrics_unseen"))
+             if all(key in entry for entry in manifest["checkpoints"].values())}
     table = {}
     for variant, name in variants.items():
         entry = manifest["checkpoints"][name]
