@@ -7,6 +7,9 @@ KERNEL := arseg-tutorial
 PROFILE ?= laptop
 # Your working copy of the notebooks (git-ignored; the solutions are blanked there).
 WORK ?= work
+# Torch threads of the notebooks' kernel: on 2 cores one thread answers the explorers' controls
+# faster than two (python -m benchmarks.bench_explorers --compare-threads 1,2; docs/performance.md).
+LAB_THREADS ?= 1
 # Extra JupyterLab arguments, e.g. make lab ARGS="--port 9999 --no-browser"
 ARGS ?=
 # JupyterLab refuses to start as root (a container's usual user) unless told.
@@ -31,7 +34,8 @@ $(STAMP): requirements.lock pyproject.toml Makefile
 
 lab: $(STAMP)
 	$(PY) -m arseg_tutorial student-copy --source notebooks --out $(WORK)
-	JUPYTER_PREFER_ENV_PATH=1 ARSEG_PROFILE=$(PROFILE) $(VENV)/bin/jupyter lab \
+	JUPYTER_PREFER_ENV_PATH=1 ARSEG_PROFILE=$(PROFILE) OMP_NUM_THREADS=$(LAB_THREADS) MKL_NUM_THREADS=$(LAB_THREADS) \
+		$(VENV)/bin/jupyter lab \
 		--ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(QUIET_LAB) $(ARGS) $(WORK)/00_welcome.ipynb
 
 lab-refresh: $(STAMP)

@@ -121,9 +121,9 @@ def _matches(folder: Path, entry: dict) -> bool:
 
 def build_network(config: dict, with_creff: bool) -> nn.Module:
     """An untrained network shaped like the one a training config describes."""
-    from arseg_tutorial.models import build_model
+    from arseg_tutorial.models import build_model_from_config
 
-    model = build_model(config["model"], config["num_classes"], config["net_width"])
+    model = build_model_from_config(config)
     if with_creff:
         model.add_creff(config.get("creff_kernel", 7), config.get("creff_variant", "paper"))
     return model
@@ -131,7 +131,8 @@ def build_network(config: dict, with_creff: bool) -> nn.Module:
 
 def _structure(model: nn.Module) -> dict:
     creff = getattr(model, "creff", None)
-    return {"creff_kernel": creff.kernel if creff is not None else None}
+    stride = model.output_stride if model.__class__.__name__ == "BiSeNet18" else None
+    return {"creff_kernel": creff.kernel if creff is not None else None, "output_stride": stride}
 
 
 def load_weights(model: nn.Module, path: str | Path, asked: dict | None = None,

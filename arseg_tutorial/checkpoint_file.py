@@ -129,6 +129,7 @@ def network_meta(config: dict, *, profile: str | None, has_creff: bool,
         "scale": config.get("scale", 1.0), "profile": profile,
         "creff_kernel": config.get("creff_kernel") if has_creff else None,
         "creff_variant": config.get("creff_variant") if has_creff else None,
+        "output_stride": config.get("output_stride", 8) if config["model"] == "bisenet18" else None,
         "hr_sha256": hr_sha256, "weights_sha256": weights_sha256(state_dict),
         "train_config": dict(config),
     }
@@ -142,6 +143,8 @@ FIX_FLAGS = {"profile": "--profile {found}", "method": "--method {found}",
                              "arseg_tutorial.assets.load_network)",
              "creff_variant": "CReFF variant {found} (build the network from the file: "
                               "arseg_tutorial.assets.load_network)",
+             "output_stride": "a network of output stride {found} (build the network from the "
+                              "file: arseg_tutorial.assets.load_network)",
              "hr_sha256": "--hr-checkpoint with the HR weights it was trained from (sha256 "
                           "{found_short})"}
 

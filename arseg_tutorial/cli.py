@@ -54,11 +54,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = recipes.make_config(profile, args.method, args.scale, args.ablation, seed=args.seed)
     if args.steps is not None:
         config = type(config)(**{**config.__dict__, "steps": args.steps,
-                                 "stage1_steps": args.steps // 2 if args.method == "arseg" else 0})
+                                 "stage1_steps": min(config.stage1_steps, args.steps // 2)})
     if args.batch_size is not None:
         config = type(config)(**{**config.__dict__, "batch_size": args.batch_size})
     _check_train_memory(config, profile, device)
-    run = recipes.Run(recipes.run_name(args.method, args.scale, args.ablation), config, args.ablation)
+    run = recipes.Run(recipes.run_name(args.method, args.scale, args.ablation, args.seed), config, args.ablation)
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     if checkpoint is not None and checkpoint.exists():
         from arseg_tutorial.train.checkpoint import load_checkpoint
@@ -75,12 +75,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         hr_state = hr.state_dict()
     checkpoint = checkpoint or recipes.run_checkpoint_path(profile, run, hr_state)
     clips = load_clips(split_config(profile, "train"), progress=True)
+    val_clips = load_clips(split_config(profile, "val"), progress=True) if config.eval_every else None
     result = train(config, clips, checkpoint, hr_state=hr_state, max_steps=args.max_steps,
-                   device=device, progress=not args.quiet, profile=profile.name)
+                   device=device, progress=not args.quiet, profile=profile.name,
+                   val_clips=val_clips)
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return 0
     loss = f"final loss {result.history[-1]['loss']:.4f}" if result.history else "no steps trained"
-    print(f"{run.name}: {result.steps_done}/{config.steps} steps in {result.seconds:.0f} s, "
+    print(f"{run.name}: {result.steps_done}/{result.end_step} steps in {result.seconds:.0f} s, "
           f"{loss}; checkpoint {checkpoint}")
     if args.out and result.complete:
         sha = assets.export_state_dict(result.model, args.out, result.meta)
@@ -232,32 +234,13 @@ def cmd_student_copy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _player_networks(profile_name: str, random_weights: bool):
-    """(HR network, ARSeg) for bench-player (``player.inference_networks``): the shipped
-    checkpoints, or random weights shaped by the profile (width, CReFF window, 11 classes)."""
-    from arseg_tutorial import assets
-    from arseg_tutorial.config import get_profile
-    from arseg_tutorial.models import build_model
-    from arseg_tutorial.player import inference_networks
-    from arseg_tutorial.scenes import NUM_CLASSES
-
-    if random_weights:
-        profile = get_profile(profile_name)
-        hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        lr.add_creff(profile.creff_kernel)
-    else:
-        hr, lr = assets.load_method("arseg", 0.5)
-    return inference_networks(hr.eval(), lr.eval(), 0.5)
-
-
 def cmd_bench_player(args: argparse.Namespace) -> int:
     """Per-frame HR against AR-Seg (s = 0.5) on a video, decode to label map, in lock step."""
     import torch
 
     from arseg_tutorial import assets
     from arseg_tutorial.codec.errors import VideoError
-    from arseg_tutorial.playerbench import bench_player, check_playable, format_table
+    from arseg_tutorial.playerbench import bench_player, check_playable, format_table, player_networks
 
     torch.set_num_threads(args.threads or 1)
     torch.manual_seed(0)
@@ -272,7 +255,7 @@ def cmd_bench_player(args: argparse.Namespace) -> int:
         raise ValueError(f"there are no shipped {profile!r} checkpoints (data/ holds "
                          f"{assets.load_manifest()['profile']!r} ones); add --random-weights to time "
                          f"{profile!r}-sized networks with random weights")
-    hr, arseg = _player_networks(profile, args.random_weights)
+    hr, arseg = player_networks(profile, args.random_weights)
     result = bench_player(args.video, hr, arseg, passes=args.passes, max_frames=args.frames,
                           batch_gop=args.batch_gop)
     result.update(video=str(args.video), profile=profile, random_weights=bool(args.random_weights),

@@ -39,15 +39,23 @@ class Profile:
         finetune_learning_rate: initial learning rate of the runs that start from the HR model.
         crop_height, crop_width: training crop in pixels.
         notebook_frames: length of the clips notebooks generate for figures.
-        creff_kernel: CReFF's attention window. The paper's 7x7 window at 720x960 spans 56 px
-            of the frame (6 % of its width); at laptop's 180x240 the same 7 cells would span 23 %
-            of the width (ci's 120x160: 35 %) and mix in far-away features, so the small profiles
-            use 3 (24 px: 10 % and 15 %).
+        creff_kernel: CReFF's attention window. The paper's 7x7 window on its 90x120 feature
+            grid spans 7.8 % of the frame height; on laptop's 45x60 grid (stride 4 at 180x240)
+            3 cells span 6.7 % and 5 span 11 %. The laptop window was chosen between 3 and 5 on
+            the validation split (runs ``arseg-0.5`` and ``arseg-0.5-kernel5``).
         creff_lr_multiplier: CReFF's learning rate over ``finetune_learning_rate`` in AR-Seg's
-            stage 2. CReFF starts untrained while the rest starts from the HR network; a short
-            schedule needs a larger rate to give it the official recipe's learning budget (a sum
-            of learning rates over stage 2 of about 0.44, see
-            ``arseg_tutorial.train.trainer.creff_learning_rate_sum``).
+            stage 2. CReFF starts untrained while the rest starts from the HR network; its
+            learning budget (the sum of its learning rates over stage 2, see
+            ``arseg_tutorial.train.trainer.creff_learning_rate_sum``) should be at least the
+            official recipe's, about 0.44.
+        output_stride: BiSeNet18's input pixels per feature cell. The paper's 8 at 720x960 makes
+            an LR cell at s = 0.5 2.2 % of the frame height; at 180x240 stride 8 makes it 8.9 %
+            and stride 4 4.4 %, the small profiles' choice (``models.bisenet``).
+        schedule: "cosine" (a fixed number of steps) or "plateau" (every run until its
+            validation mIoU stops rising, ``train.plateau``); the ``*_steps`` are then caps.
+        eval_every: steps between validation evaluations (0 = none).
+        plateau_min_steps: the plateau rule's minimum (``train.plateau``).
+        stage1_steps: AR-Seg steps without CReFF (None = half of ``arseg_steps``).
     """
 
     name: str
@@ -70,6 +78,11 @@ class Profile:
     crop_width: int = 128
     creff_kernel: int = 7
     creff_lr_multiplier: float = 1.0
+    output_stride: int = 8
+    schedule: str = "cosine"
+    eval_every: int = 0
+    plateau_min_steps: int = 0
+    stage1_steps: int | None = None
 
     def summary(self) -> str:
         """One readable line: the sizes a notebook uses (the full field list is ``repr``).
@@ -78,7 +91,7 @@ class Profile:
         width 0.25, CReFF window 3x3 (choose with ARSEG_PROFILE=ci|laptop|paper)``.
         """
         return (f"profile {self.name}: frames {self.height}x{self.width} px, GOP {self.gop_length}, "
-                f"network width {self.net_width:g}, CReFF window {self.creff_kernel}x{self.creff_kernel} "
+                f"width {self.net_width:g}, stride {self.output_stride}, CReFF window {self.creff_kernel}x{self.creff_kernel} "
                 f"(choose with {PROFILE_ENV}={'|'.join(PROFILES)})")
 
     @property
@@ -100,13 +113,14 @@ PROFILES: dict[str, Profile] = {
         name="ci", height=120, width=160, net_width=0.125, gop_length=12,
         lr_scales=(0.25, 0.35, 0.5, 0.75), train_clips=4, val_clips=2, test_clips=2,
         batch_size=2, hr_steps=3, arseg_steps=4, learning_rate=1e-3, notebook_frames=12,
-        lr_steps=3, crop_height=96, crop_width=128, creff_kernel=3,
+        lr_steps=3, crop_height=96, crop_width=128, creff_kernel=3, output_stride=4,
     ),
     "laptop": Profile(
         name="laptop", height=180, width=240, net_width=0.25, gop_length=12,
         lr_scales=(0.25, 0.35, 0.5, 0.75), train_clips=96, val_clips=8, test_clips=16,
-        batch_size=8, hr_steps=1200, arseg_steps=400, learning_rate=1e-3, notebook_frames=24,
-        lr_steps=400, crop_height=128, crop_width=160, creff_kernel=3, creff_lr_multiplier=24.0,
+        batch_size=8, hr_steps=8000, arseg_steps=2400, learning_rate=1e-3, notebook_frames=24,
+        lr_steps=2000, crop_height=128, crop_width=160, creff_kernel=3, creff_lr_multiplier=4.0,
+        output_stride=4, schedule="plateau", eval_every=50, plateau_min_steps=800, stage1_steps=400,
     ),
     "paper": Profile(
         name="paper", height=720, width=960, net_width=1.0, gop_length=12,

@@ -240,7 +240,8 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
     """Run AR-Seg and per-frame HR over every frame of ``video``, timing and scoring each frame.
 
     Introduced in notebook 07. The players are those of ``bench-player`` (``arseg_tutorial.player``,
-    BatchNorm folded into both networks): each decodes its own stream one frame at a time and is
+    BatchNorm folded into both networks, AR-Seg's P-frames decoded at the LR size, the label maps
+    upsampled sparsely): each decodes its own stream one frame at a time and is
     timed stage by stage; they advance in lock step, alternating which goes first, after one
     untimed warm-up frame. Each frame is scored, drawn into the overlay video if asked for, and
     dropped: only per-frame numbers and the ``keep`` frames stay, so memory does not grow with
@@ -279,9 +280,9 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
     methods = METHODS + ((WARP_ONLY,) if warp_only else ())
 
     def players() -> dict:
-        made = {"hr": HRPlayer(video.path, hr), "arseg": ARSegPlayer(video.path, arseg)}
+        made = {"hr": HRPlayer(video.path, hr), "arseg": ARSegPlayer(video.path, arseg, lr_decode=True)}
         if warp_only:
-            made[WARP_ONLY] = ARSegPlayer(video.path, arseg, warp_only=True)
+            made[WARP_ONLY] = ARSegPlayer(video.path, arseg, warp_only=True, lr_decode=True)
         return made
 
     network_ms, decode_ms, miou = ({m: np.zeros(n) for m in methods} for _ in range(3))
@@ -294,11 +295,12 @@ def compare_on_video(video: TestVideo, hr_model: nn.Module, lr_model: nn.Module,
         frames = tqdm(zip(range(n), video.iter_labels()), total=n, desc="HR vs AR-Seg, frame by frame",
                       disable=not progress, leave=False)
         for t, labels in frames:
-            preds = {}
+            preds, decoded_by = {}, {}
             for method in (methods if t % 2 == 0 else methods[::-1]):
-                decoded, preds[method], decode_ms[method][t], network_ms[method][t] = _timed_step(
+                decoded_by[method], preds[method], decode_ms[method][t], network_ms[method][t] = _timed_step(
                     running[method], method, t, video)
                 miou[method][t] = _frame_miou(preds[method], labels)
+            decoded = decoded_by["hr"]               # AR-Seg's P-frames come at the LR size
             same[t] = np.array_equal(preds["hr"], preds["arseg"])
             types.append(decoded.frame_type)
             if overlay_path is not None:

@@ -5,11 +5,14 @@ one frame at a time from its own decoder and keeps only what the next frame need
 GOP's HR keyframe feature and the flow chained to it), so its memory does not grow with the
 video. Every stage is computed once per frame and timed on the wall clock:
 
-``decode`` (frame to RGB; AR-Seg's decoder also exports the motion vectors), ``flow`` (motion
-vectors to the flow the feature warp needs, chained to the I-frame), ``input`` (uint8 frame to
-the normalised tensor), ``hr_net`` (HR network to its feature), ``lr_net`` (downsampling and the
-LR network), ``warp`` (keyframe feature warped to the frame), ``creff`` (fusion), ``classify``
-(1x1 classifier and upsampling to the frame size) and ``labels`` (logits to a uint8 label map).
+``decode`` (frame to RGB; AR-Seg's decoder also exports the motion vectors and, with
+``lr_decode``, converts P-frames straight to the LR size), ``flow`` (motion vectors to the flow
+the feature warp needs, chained to the I-frame), ``input`` (uint8 frame to the normalised tensor),
+``hr_net`` (HR network to its feature), ``lr_net`` (downsampling, unless the frame came at the LR
+size, and the LR network), ``warp`` (keyframe feature warped to the frame), ``creff`` (fusion),
+``classify`` (the 1x1 classifier, on the feature grid) and ``labels`` (the grid's logits to a
+uint8 label map at the frame size: ``models.label_upsample``, which interpolates only where
+neighbouring cells disagree).
 """
 from __future__ import annotations
 
@@ -32,7 +35,9 @@ from arseg_tutorial.codec.video import DecodedFrame
 from arseg_tutorial.codec.warp import warp
 from arseg_tutorial.models.arseg import ARSeg, downsample_frame
 from arseg_tutorial.models.fold import fold_batchnorm
+from arseg_tutorial.models.label_upsample import upsampled_labels
 from arseg_tutorial.models.preprocess import to_input
+from arseg_tutorial.playerframes import iter_lr_frames
 
 STAGES = ("decode", "flow", "input", "hr_net", "lr_net", "warp", "creff", "classify", "labels")
 
@@ -41,11 +46,12 @@ STAGES = ("decode", "flow", "input", "hr_net", "lr_net", "warp", "creff", "class
 class StageTimes:
     """Milliseconds spent in each stage, summed over the frames played: wall clock (``ms``) and
     this process's CPU time (``cpu_ms``; on one thread, what the wall clock would read on an idle
-    machine)."""
+    machine), over ``frames`` frames of which ``keyframes`` were I-frames."""
 
     ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     cpu_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     frames: int = 0
+    keyframes: int = 0
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -62,15 +68,6 @@ class StageTimes:
     def per_frame(self) -> dict[str, float]:
         """Stage -> ms per frame."""
         return {name: value / max(self.frames, 1) for name, value in self.ms.items()}
-
-
-def labels_of(logits: Tensor) -> np.ndarray:
-    """(N, K, H, W) logits -> (N, H, W) uint8 labels: the first class of largest logit.
-
-    ``max(1).indices`` gives the labels of ``argmax(1)`` (ties included; a test checks), and is
-    ~10x faster on this CPU build.
-    """
-    return logits.max(1).indices.to(torch.uint8).numpy()
 
 
 def inference_networks(hr_model: nn.Module, lr_model: nn.Module,
@@ -107,6 +104,7 @@ class _Player:
         self.times = StageTimes()
         self._pending: DecodedFrame | None = None
         self._ready: list[tuple[DecodedFrame, np.ndarray]] = []
+        self.frame_size: tuple[int, int] | None = None
         self._corrupt: list[bool] = []
         self._types = ""
         self._checked = 0
@@ -155,9 +153,14 @@ class _Player:
             self._types += frame.frame_type
         return group
 
-    def _segment(self, group: list[DecodedFrame], x: Tensor) -> Tensor:
-        """(T, K, H, W) logits of the group's frames, given their (T, 3, H, W) input."""
+    def _segment(self, group: list[DecodedFrame], inputs: list[Tensor]) -> tuple[Tensor, bool]:
+        """The group's (T, K, h, w) logits on the feature grid and whether they are upsampled
+        with ``align_corners``, given the inputs of ``_inputs``."""
         raise NotImplementedError
+
+    def _inputs(self, group: list[DecodedFrame]) -> list[Tensor]:
+        """The group's normalised input tensors, one (T', 3, H', W') tensor per frame size."""
+        return [to_input(np.stack([frame.image for frame in group]))]
 
     def step(self) -> tuple[DecodedFrame, np.ndarray] | None:
         """The next frame and its (H, W) uint8 label map, or None at the end of the video."""
@@ -167,13 +170,16 @@ class _Player:
             if not group:
                 self.check_damage()
                 return None
+            if self.frame_size is None or group[0].frame_type == "I":
+                self.frame_size = tuple(group[0].image.shape[:2])
             with self.times.stage("input"):
-                x = to_input(np.stack([frame.image for frame in group]))
-            logits = self._segment(group, x)
+                inputs = self._inputs(group)
+            logits, align_corners = self._segment(group, inputs)
             with self.times.stage("labels"):
-                labels = labels_of(logits)
+                labels = upsampled_labels(logits, self.frame_size, align_corners).numpy()
             self._ready = list(zip(group, labels))[::-1]
             self.times.frames += len(group)
+            self.times.keyframes += sum(frame.frame_type == "I" for frame in group)
         return self._ready.pop()
 
 
@@ -192,11 +198,11 @@ class HRPlayer(_Player):
         super().__init__(iter_video(source, motion_vectors=False), batch_gop)
         self.hr_model = hr_model
 
-    def _segment(self, group: list[DecodedFrame], x: Tensor) -> Tensor:
+    def _segment(self, group: list[DecodedFrame], inputs: list[Tensor]) -> tuple[Tensor, bool]:
         with self.times.stage("hr_net"):
-            feature = self.hr_model.forward_phase1(x)
+            feature = self.hr_model.forward_phase1(inputs[0])
         with self.times.stage("classify"):
-            return self.hr_model.classify(feature, x.shape[-2:])
+            return self.hr_model.classifier(feature), self.hr_model.upsample_align_corners
 
 
 class ARSegPlayer(_Player):
@@ -213,13 +219,18 @@ class ARSegPlayer(_Player):
             the flow the feature warp samples); "pixel" chains the per-pixel flow of notebook 02
             (``codec.chain.compose``) and lets the warp resize it (the slower reference path).
         batch_gop: segment a GOP's P-frames in one batch (see ``_Player``).
+        lr_decode: P-frames leave the decoder at the LR size (``playerframes``; swscale's
+            bilinear instead of ``F.interpolate``: labels move a little, docs/performance.md).
+            Their ``DecodedFrame.image`` is then the LR frame.
     """
 
     def __init__(self, source: VideoSource, arseg: nn.Module, warp_only: bool = False,
-                 chain: str = "grid", batch_gop: bool = False):
+                 chain: str = "grid", batch_gop: bool = False, lr_decode: bool = False):
         if chain not in ("grid", "pixel"):
             raise ValueError(f"chain must be 'grid' or 'pixel', got {chain!r}")
-        super().__init__(iter_video(source, motion_vectors=True), batch_gop)
+        frames = (iter_lr_frames(source, arseg.lr_scale) if lr_decode
+                  else iter_video(source, motion_vectors=True))
+        super().__init__(frames, batch_gop)
         self.arseg = arseg
         self.warp_only = warp_only
         self.chain_mode = chain
@@ -230,7 +241,7 @@ class ARSegPlayer(_Player):
     def _flow(self, frame: DecodedFrame, grid: tuple[int, int]) -> Tensor:
         """The frame's backward flow to its keyframe: (2, h, w) feature pixels ("grid") or
         (2, H, W) image pixels ("pixel")."""
-        height, width = frame.image.shape[:2]
+        height, width = self.frame_size
         if frame.frame_type not in ("I", "P"):
             raise ValueError(f"the player follows I- and P-frames only, got a {frame.frame_type!r}-frame; "
                              f"re-encode the video with encode_video(..., bframes=0)")
@@ -246,18 +257,25 @@ class ARSegPlayer(_Player):
         self.chain.step(frame.frame_type, frame.motion_vectors)
         return torch.from_numpy(self.chain.feature_flow()).permute(2, 0, 1)
 
-    def _segment(self, group: list[DecodedFrame], x: Tensor) -> Tensor:
+    def _inputs(self, group: list[DecodedFrame]) -> list[Tensor]:
+        """[keyframe input (1, 3, H, W)] if the group starts with an I-frame, then the P-frames'
+        input (T, 3, H', W'), at the LR size with ``lr_decode``."""
+        split = 1 if group[0].frame_type == "I" else 0
+        parts = [group[:split], group[split:]]
+        return [to_input(np.stack([frame.image for frame in part])) for part in parts if part]
+
+    def _segment(self, group: list[DecodedFrame], inputs: list[Tensor]) -> tuple[Tensor, bool]:
         times, arseg = self.times, self.arseg
-        size = tuple(x.shape[-2:])
         to_classify = []  # (network whose classifier applies, feature), in frame order
         if group[0].frame_type == "I":
             with times.stage("hr_net"):
-                self.keyframe_feature = arseg.hr_model.forward_phase1(x[:1])
+                self.keyframe_feature = arseg.hr_model.forward_phase1(inputs[0])
             with times.stage("flow"):
                 self._flow(group[0], tuple(self.keyframe_feature.shape[-2:]))
             to_classify.append((arseg.hr_model, self.keyframe_feature))
-            group, x = group[1:], x[1:]
+            group, inputs = group[1:], inputs[1:]
         if group:
+            x = inputs[0]
             if self.keyframe_feature is None:
                 raise ValueError("the video does not start with an I-frame: AR-Seg needs a keyframe first")
             with times.stage("flow"):
@@ -270,11 +288,16 @@ class ARSegPlayer(_Player):
                 to_classify.append((arseg.hr_model, reference))
             else:
                 with times.stage("lr_net"):
-                    lr_feature = arseg.lr_model.forward_phase1(downsample_frame(x, arseg.lr_scale))
+                    lr_input = x if tuple(x.shape[-2:]) != self.frame_size else downsample_frame(x, arseg.lr_scale)
+                    lr_feature = arseg.lr_model.forward_phase1(lr_input)
                 with times.stage("creff"):
                     to_classify.append((arseg.lr_model, arseg.lr_model.fuse(lr_feature, reference)))
+        align_corners = arseg.hr_model.upsample_align_corners
+        if any(model.upsample_align_corners != align_corners for model, _ in to_classify):
+            raise ValueError("the HR and LR networks upsample their logits differently (align_corners); "
+                             "the player needs one convention")
         with times.stage("classify"):
             if len(to_classify) == 2 and self._one_classifier:    # a GOP batch: one call for all
-                return arseg.hr_model.classify(torch.cat([f for _, f in to_classify]), size)
-            logits = [model.classify(feature, size) for model, feature in to_classify]
-            return torch.cat(logits) if len(logits) > 1 else logits[0]
+                return arseg.hr_model.classifier(torch.cat([f for _, f in to_classify])), align_corners
+            logits = [model.classifier(feature) for model, feature in to_classify]
+            return (torch.cat(logits) if len(logits) > 1 else logits[0]), align_corners

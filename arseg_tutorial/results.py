@@ -348,7 +348,7 @@ def timeline_facts(comparison, lr_scale: float) -> list[str]:
 
 
 def creff_movement(creff) -> dict | None:
-    """How far a trained tutorial-variant CReFF moved from its start (``trainer.init_creff_identity``
+    """How far a trained position-bias CReFF moved from its start (``trainer.init_creff_identity``
     and the position bias ``POSITION_BIAS_INIT`` on the centre tap).
 
     Introduced in notebook 05 (CReFF must be trained to be judged).

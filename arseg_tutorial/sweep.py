@@ -116,6 +116,20 @@ def pareto_points(sweep: dict, gop_length: int) -> dict[str, list[tuple[float, f
     return points
 
 
+def frontier(sweep: dict, gop_length: int) -> list[tuple[str, float, float, float]]:
+    """The Pareto frontier of every method and scale at GOP length L: the points that no other
+    point beats in both GMACs (fewer) and mIoU (more), cheapest first, as (method, lr_scale,
+    gmacs, miou).
+
+    Introduced in notebook 06 ("which method sits on the upper-left frontier?").
+    """
+    points = [(method, s, g, m) for method, rows in pareto_points(sweep, gop_length).items()
+              for s, g, m in rows]
+    kept = [p for p in points
+            if not any(q[2] <= p[2] and q[3] >= p[3] and (q[2], q[3]) != (p[2], p[3]) for q in points)]
+    return sorted(kept, key=lambda p: p[2])
+
+
 def _gm(metrics: dict) -> tuple[float, float]:
     return metrics["gmacs"], metrics["miou"]
 
@@ -179,19 +193,17 @@ def find_oracle(*tables: dict, lr_scale: float = 0.5) -> dict | None:
 def format_splits_table(sweep: dict, lr_scale: float = 0.5) -> str:
     """Mean mIoU of every method at s on the test split and on the unseen seeds, one row each.
 
-    Introduced in notebook 06. Columns: HR, LR-only, AR-Seg (tutorial CReFF), AR-Seg with the
-    paper's CReFF, warp and the oracle bound, where the sweep has them (``sweep["unseen"]`` holds
-    the same tables for clips from seeds no split uses).
+    Introduced in notebook 06. Columns: HR, LR-only, AR-Seg, warp and the oracle bound, where the
+    sweep has them (``sweep["unseen"]`` holds the same tables for clips from seeds no split uses).
     """
     key = f"{lr_scale:g}"
     splits = [("test", sweep)] + ([("unseen", sweep["unseen"])] if "unseen" in sweep else [])
-    columns = ["HR", "LR-only", "AR-Seg", "AR-Seg paper CReFF", "warp", "oracle"]
-    lines = [f"{'split':<8}" + "".join(f"{c:>20}" for c in columns)]
+    columns = ["HR", "LR-only", "AR-Seg", "warp", "oracle"]
+    lines = [f"{'split':<8}" + "".join(f"{c:>12}" for c in columns)]
     for name, table in splits:
         methods = table["methods"]
         values = [methods["hr"]["1"], methods["lr"].get(key), methods["arseg"].get(key),
-                  table.get("creff_variants", {}).get("paper", {}).get(key), methods.get("warp", {}).get("1"),
-                  table.get("oracle", {}).get(key)]
-        lines.append(f"{name:<8}" + "".join(f"{'-' if v is None else format(v['mean_miou'], '.2f'):>20}"
+                  methods.get("warp", {}).get("1"), table.get("oracle", {}).get(key)]
+        lines.append(f"{name:<8}" + "".join(f"{'-' if v is None else format(v['mean_miou'], '.2f'):>12}"
                                             for v in values))
     return "\n".join(lines)

@@ -9,7 +9,8 @@ cost counts and backgrounds not cached yet: the face shows a busy sign then), "m
 are over the later passes. Rows marked "(fresh)" time the static figure (a new figure drawn to PNG),
 what every face but 06's did before. Explorers: 00 clip player, 01 GOP explorer, 02 frame scrubber,
 03 LR scale, 04 attention, 06 trade-off (``benchmarks/bench_explorer.py`` details it). Nothing is
-asserted; the network runs on one torch thread.
+asserted; the network runs on one torch thread. ``--compare-threads 1,2`` times every row at
+each thread count instead, interleaved, to choose the count ``make lab`` gives its kernel.
 """
 from __future__ import annotations
 
@@ -92,13 +93,42 @@ def _ms(run) -> float:
     return 1000.0 * (time.perf_counter() - start)
 
 
+def compare_threads(cases: dict[str, list], counts: list[int], repeats: int) -> None:
+    """Median ms of each row at each torch thread count, the counts interleaved change by change
+    (A B A B: a busy machine slows them alike), and the count fastest for most rows."""
+    times = {count: {name: [] for name in cases} for count in counts}
+    for _ in range(repeats):
+        for name, changes in cases.items():
+            for change in changes:
+                for count in counts:
+                    torch.set_num_threads(count)
+                    times[count][name].append(change())
+    print(f"{'explorer: control':<26}" + "".join(f"{f'{c} thread(s)':>13}" for c in counts))
+    wins = dict.fromkeys(counts, 0)
+    for name in cases:
+        medians = {count: statistics.median(times[count][name]) for count in counts}
+        wins[min(medians, key=medians.get)] += 1
+        print(f"{name:<26}" + "".join(f"{medians[c]:>13.0f}" for c in counts))
+    total = {count: sum(statistics.median(t) for t in times[count].values()) for count in counts}
+    print("fastest on " + ", ".join(f"{wins[c]} rows with {c} thread(s) (sum of medians {total[c]:.0f} ms)"
+                                    for c in counts) + f"; load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="passes over the control values")
+    parser.add_argument("--compare-threads", help="comma-separated torch thread counts to compare, "
+                        "interleaved (e.g. 1,2): which one should `make lab`'s kernel use")
     args = parser.parse_args()
     torch.set_num_threads(1)
     profile = get_profile("laptop")
     cases = explorers(profile)
+    if args.compare_threads:
+        for changes in cases.values():                      # caches fill
+            for change in changes:
+                change()
+        compare_threads(cases, [int(c) for c in args.compare_threads.split(",")], args.repeats)
+        return
     first = {name: max(change() for change in changes) for name, changes in cases.items()}  # caches fill
     print(f"{'explorer: control':<26}{'first ms':>9}{'median ms':>10}{'worst ms':>9}   goal <= {GOAL_MS:.0f} ms "
           f"(laptop profile {profile.height}x{profile.width}, load {os.getloadavg()[0]:.1f} on "

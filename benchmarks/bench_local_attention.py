@@ -5,7 +5,8 @@ Run from the repository root:
 For each setting, forward and forward+backward (similarity -> softmax -> aggregate), it prints the
 peak memory of each implementation, their ratio (goal <= 0.3), the time ratio (goal <= 1.0) and the
 achieved GMAC/s (2 * C * k^2 * H * W MACs forward, 3x that for forward+backward). The last setting
-is the laptop profile's CReFF (C = 64 on the 23x30 feature grid of 180x240 frames, 3x3 window).
+is the laptop profile's CReFF (C = 64 on the 45x60 feature grid of 180x240 frames at output stride
+4, 3x3 window). Inputs are channels last, as CReFF hands them over.
 It ends with the targets at the paper's CReFF (C = 256, 90x120, 7x7), each with its measured value:
 default forward >= 5 GMAC/s, peak memory <= 0.3x the unfold reference's forward and fwd+bwd, and
 outputs and gradients equal to the reference's to float rounding (error against a float64
@@ -31,10 +32,10 @@ from arseg_tutorial.models.local_attention import (
     aggregate, aggregate_reference, local_attention_macs, similarity, similarity_reference,
 )
 
-SETTINGS = [(1, 256, 90, 120, 7), (1, 64, 180, 240, 7), (1, 64, 23, 30, 3)]
+SETTINGS = [(1, 256, 90, 120, 7), (1, 64, 180, 240, 7), (1, 64, 45, 60, 3)]
 TARGET_SETTING = (1, 256, 90, 120, 7)
 SWEEP = [(c, h, w, kernel) for kernel in (3, 5, 7) for c, h, w in
-         ((32, 15, 20), (64, 23, 30), (64, 64, 64), (128, 60, 80), (128, 90, 120), (256, 90, 120))]
+         ((32, 30, 40), (64, 45, 60), (64, 64, 64), (128, 60, 80), (128, 90, 120), (256, 90, 120))]
 IMPLEMENTATIONS = {"default": (similarity, aggregate), "unfold": (similarity_reference, aggregate_reference)}
 
 
@@ -130,7 +131,7 @@ def _sweep(repeats: int) -> None:
     try:
         for (c, h, w, kernel), pick in zip(SWEEP, picks):
             torch.manual_seed(0)
-            q, k, v = (torch.randn(1, c, h, w) for _ in range(3))
+            q, k, v = (torch.randn(1, c, h, w).contiguous(memory_format=torch.channels_last) for _ in range(3))
             for backward in (False, True):
                 for t in (q, k, v):
                     t.requires_grad_(backward)
@@ -166,7 +167,8 @@ def main() -> None:
     targets = {}                            # (pass, impl) -> (peak bytes, ms, GMAC/s) at TARGET_SETTING
     for n, c, h, w, kernel in SETTINGS:
         torch.manual_seed(0)
-        q, k, v = (torch.randn(n, c, h, w, device=device) for _ in range(3))
+        q, k, v = (torch.randn(n, c, h, w, device=device).contiguous(memory_format=torch.channels_last)
+                   for _ in range(3))
         for backward in (False, True):
             for t in (q, k, v):
                 t.requires_grad_(backward)

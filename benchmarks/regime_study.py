@@ -8,7 +8,7 @@ and the oracle that takes, per pixel, whichever of warp and LR-only is right (th
 fusion that chooses between them).
 
     python benchmarks/regime_study.py [--hr-steps N] [--lr-steps N] [--scales 0.5,0.35]
-        [--train-clips N] [--threads 1] [--json OUT]
+        [--train-clips N] [--output-stride 8] [--threads 1] [--json OUT]
 
 Runs resume from their checkpoints in ``<cache>/study``.
 """
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--arseg-steps", type=int)
     parser.add_argument("--skip-lr", action="store_true", help="only HR, warp and AR-Seg")
     parser.add_argument("--tag", default="", help="prefix of the AR-Seg checkpoint names (a code variant)")
+    parser.add_argument("--output-stride", type=int, help="BiSeNet18's output stride (default: the profile's)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json")
@@ -48,9 +49,12 @@ def main() -> None:
     profile = get_profile("laptop")
     if args.train_clips:
         profile = profile.with_overrides(train_clips=args.train_clips)
+    if args.output_stride:
+        profile = profile.with_overrides(output_stride=args.output_stride)
     started = time.perf_counter()
     train_clips = load_clips(split_config(profile, "train"), workers=args.workers)
     test = load_clips(split_config(profile, "test"), workers=args.workers)
+    val = load_clips(split_config(profile, "val"), workers=args.workers)
     print(f"data {time.perf_counter() - started:.0f} s, fingerprint {source_fingerprint()}", flush=True)
     folder = cache_dir() / "study"
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,12 +72,17 @@ def main() -> None:
         data_key = split_config(profile, "train").cache_key()
         tag = args.tag if method == "arseg" else ""
         path = folder / f"{tag}{method}-{scale:g}-{recipes.config_hash(config)}-{data_key}.pt"
-        if method == "arseg":
-            print(f"CReFF learning-rate sum over stage 2: {trainer.creff_learning_rate_sum(config):.3f}")
         t0 = time.perf_counter()
-        model = trainer.train(config, train_clips, path, hr_state=hr_state, progress=False).model.eval()
-        print(f"trained {method} {scale:g}: {time.perf_counter() - t0:.0f} s", flush=True)
-        return model
+        result = trainer.train(config, train_clips, path, hr_state=hr_state, progress=False, val_clips=val)
+        validation = result.validation or {}
+        print(f"trained {method} {scale:g}: {result.steps_done} steps, {result.seconds:.0f} s of training "
+              f"({time.perf_counter() - t0:.0f} s now); best validation mIoU {validation.get('best_miou')} at "
+              f"step {validation.get('best_step')}, plateau at {validation.get('plateau_step')}"
+              f"{' (capped)' if validation.get('capped') else ''}", flush=True)
+        if method == "arseg":
+            print(f"CReFF learning-rate sum over stage 2: "
+                  f"{trainer.creff_learning_rate_sum(config, result.history):.3f}")
+        return result.model.eval()
 
     hr = run("hr")
     rows = {"hr": evaluate_networks("hr", 1.0, hr, None, test, profile, timing_clips=0),

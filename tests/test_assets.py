@@ -11,6 +11,8 @@ from arseg_tutorial import assets
 from arseg_tutorial.config import data_dir, get_profile
 from arseg_tutorial.evaluate import evaluate_networks
 from arseg_tutorial.train import recipes
+from arseg_tutorial.train.build import clips_as_trained
+from arseg_tutorial.train.loops import TrainConfig
 from arseg_tutorial.train.data import load_clips, split_config
 
 MIOU_TOLERANCE = 0.5
@@ -75,7 +77,8 @@ def test_shipped_checkpoints_reproduce_the_manifest_metrics(manifest):
     for name, entry in manifest["checkpoints"].items():
         lr = None if entry["method"] == "hr" else assets.load_shipped(name)
         report = evaluate_networks(entry["method"], entry["scale"],
-                                   None if entry["method"] == "lr" else hr, lr, clips, profile,
+                                   None if entry["method"] == "lr" else hr, lr,
+                                   clips_as_trained(clips, TrainConfig(**entry["config"])), profile,
                                    timing_clips=0)
         measured[name] = (report.mean_miou, entry["metrics"]["mean_miou"])
     off = {n: m for n, m in measured.items() if abs(m[0] - m[1]) > MIOU_TOLERANCE}

@@ -51,15 +51,18 @@ def comparison(video, networks, overlay_path):
 
 @pytest.fixture(scope="module")
 def played(video, networks):
-    """Each player run alone over the whole video: method -> (N, H, W) labels, and the frames."""
+    """Each player run alone over the whole video, as ``compare_on_video`` runs them (AR-Seg's
+    P-frames decoded at the LR size): method -> (N, H, W) labels, and the HR player's frames."""
     hr, arseg = inference_networks(*networks, 0.5)
     out = {}
-    for method, player in (("hr", HRPlayer(video.path, hr)), ("arseg", ARSegPlayer(video.path, arseg)),
-                           ("warp", ARSegPlayer(video.path, arseg, warp_only=True))):
+    for method, player in (("hr", HRPlayer(video.path, hr)),
+                           ("arseg", ARSegPlayer(video.path, arseg, lr_decode=True)),
+                           ("warp", ARSegPlayer(video.path, arseg, warp_only=True, lr_decode=True))):
         with torch.inference_mode():
             steps = [player.step() for _ in range(video.num_frames)]
         out[method] = np.stack([labels for _, labels in steps])
-        out["frames"] = np.stack([frame.image for frame, _ in steps])
+        if method == "hr":
+            out["frames"] = np.stack([frame.image for frame, _ in steps])
     return out
 
 

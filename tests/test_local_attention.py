@@ -149,23 +149,23 @@ def test_macs_formula():
 def test_tiled_kernels_equal_the_reference(kernel, size):
     """Tiles of 4 x 4: grids that are and are not multiples of 4, smaller than one tile or the
     window, borders everywhere (zero keys still score 0 and take softmax mass), batch of 2."""
-    from arseg_tutorial.models.local_attention import _aggregate_tiled, _similarity_tiled
+    from arseg_tutorial.models.window_tiles import aggregate_tiled, similarity_tiled
 
     g = torch.Generator().manual_seed(kernel)
     q, k, v = (torch.randn(2, 5, *size, generator=g, dtype=torch.float64) for _ in range(3))
     weights = torch.randn(2, *size, kernel * kernel, generator=g, dtype=torch.float64)
-    torch.testing.assert_close(_similarity_tiled(q, k, kernel), naive_similarity(q, k, kernel))
-    torch.testing.assert_close(_aggregate_tiled(v, weights, kernel), naive_aggregate(v, weights, kernel))
+    torch.testing.assert_close(similarity_tiled(q, k, kernel), naive_similarity(q, k, kernel))
+    torch.testing.assert_close(aggregate_tiled(v, weights, kernel), naive_aggregate(v, weights, kernel))
 
 
 def test_tiled_kernels_read_non_contiguous_inputs():
-    from arseg_tutorial.models.local_attention import _aggregate_tiled, _similarity_tiled
+    from arseg_tutorial.models.window_tiles import aggregate_tiled, similarity_tiled
 
     g = torch.Generator().manual_seed(3)
     q, k, v = (torch.randn(2, 7, 11, 6, generator=g).transpose(2, 3) for _ in range(3))
     weights = torch.randn(2, 11, 6, 25, generator=g).transpose(1, 2)
-    torch.testing.assert_close(_similarity_tiled(q, k, 5), similarity_reference(q, k, 5))
-    torch.testing.assert_close(_aggregate_tiled(v, weights, 5), aggregate_reference(v, weights, 5))
+    torch.testing.assert_close(similarity_tiled(q, k, 5), similarity_reference(q, k, 5))
+    torch.testing.assert_close(aggregate_tiled(v, weights, 5), aggregate_reference(v, weights, 5))
 
 
 @pytest.fixture
@@ -192,13 +192,14 @@ def test_tiled_gradients_equal_reference_gradients(tiles_everywhere, kernel):
 
 def test_mirrored_windows_aggregate_as_the_loop_spreads():
     from arseg_tutorial.models import local_attention as la
+    from arseg_tutorial.models.window_tiles import aggregate_tiled
 
     g = torch.Generator().manual_seed(4)
     x = torch.randn(2, 3, 7, 10, generator=g, dtype=torch.float64)
     weights = torch.randn(2, 7, 10, 25, generator=g, dtype=torch.float64)
     spread = la._scatter_loop(x, weights.permute(0, 3, 1, 2).contiguous(), 5)
     torch.testing.assert_close(la._aggregate_loop(x, la._mirror_windows(weights, 5).permute(0, 3, 1, 2), 5), spread)
-    torch.testing.assert_close(la._aggregate_tiled(x, la._mirror_windows(weights, 5), 5), spread)
+    torch.testing.assert_close(aggregate_tiled(x, la._mirror_windows(weights, 5), 5), spread)
 
 
 def test_dispatch_paper_creff_takes_tiles_laptop_creff_keeps_loops():
@@ -228,3 +229,16 @@ def test_tiled_path_never_builds_the_unfold_tensor_forward_or_backward():
     assert la._uses_tiles(torch.empty(1, 64, 24, 28), 7)
     largest, unfold_numel = _largest_tensor(similarity, aggregate, c=64, h=24, w=28)
     assert largest < unfold_numel / 10
+
+
+@pytest.mark.parametrize("kernel", [3, 7])
+def test_tiled_kernels_on_channels_last_inputs(kernel):
+    """CReFF hands the tiles channels-last features (the layout they read fastest)."""
+    from arseg_tutorial.models.window_tiles import aggregate_tiled, similarity_tiled
+
+    g = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(2, 6, 9, 14, generator=g, dtype=torch.float64)
+               .contiguous(memory_format=torch.channels_last) for _ in range(3))
+    weights = torch.randn(2, 9, 14, kernel * kernel, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(similarity_tiled(q, k, kernel), naive_similarity(q, k, kernel))
+    torch.testing.assert_close(aggregate_tiled(v, weights, kernel), naive_aggregate(v, weights, kernel))

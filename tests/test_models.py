@@ -109,3 +109,27 @@ def test_build_model_rejects_bad_arguments():
         build_model("bisenet18", 3, width=0.125)(torch.randn(3, 32, 32))
     assert isinstance(build_model("BiSeNet18", 3, width=0.125), BiSeNet18)
     assert isinstance(build_model("pspnet18", 3, width=0.125), PSPNet18)
+
+
+def test_bisenet_output_stride_4_keeps_the_layers_and_doubles_the_grid():
+    """Stride 4 (the small profiles) has the same weights by name and shape, a grid twice as
+    fine, and the same 1/8 -> 1/4 relation between its two context maps."""
+    from arseg_tutorial.models import build_model_from_config
+
+    coarse = build_model("bisenet18", 11, width=0.125)
+    fine = build_model("bisenet18", 11, width=0.125, output_stride=4)
+    assert {k: v.shape for k, v in coarse.state_dict().items()} == \
+        {k: v.shape for k, v in fine.state_dict().items()}
+    x = torch.rand(2, 3, 64, 96)
+    assert coarse.eval().forward_phase1(x).shape[-2:] == (8, 12)
+    assert fine.eval().forward_phase1(x).shape[-2:] == (16, 24)
+    assert fine(x).shape == (2, 11, 64, 96) and fine.output_stride == 4
+    assert isinstance(fine.context_path.resnet.maxpool, torch.nn.Identity)
+    assert fine.spatial_path.layers[2][0].stride == (1, 1)
+    config = {"model": "bisenet18", "num_classes": 11, "net_width": 0.125, "output_stride": 4}
+    assert build_model_from_config(config).output_stride == 4
+    assert build_model_from_config({**config, "output_stride": 8}).output_stride == 8
+    with pytest.raises(ValueError, match="output_stride"):
+        build_model("bisenet18", 11, output_stride=16)
+    with pytest.raises(ValueError, match="output_stride"):
+        build_model("pspnet18", 11, output_stride=4)

@@ -11,22 +11,22 @@ from arseg_tutorial.models.arseg import downsample_frame, lr_size
 from arseg_tutorial.models.local_attention import aggregate_reference, similarity_reference
 
 
-@pytest.mark.parametrize("variant", ["paper", "tutorial"])
+@pytest.mark.parametrize("variant", ["paper", "position_bias"])
 def test_creff_follows_the_definition(variant):
     torch.manual_seed(0)
     creff = CReFF(6, kernel=5, variant=variant)
-    if variant == "tutorial":
+    if variant == "position_bias":
         with torch.no_grad():
             creff.position_bias.normal_()
     lr_feature, reference = torch.randn(2, 6, 5, 7), torch.randn(2, 6, 10, 14)
     result = creff(lr_feature, reference, return_attention=True)
     lr_up = F.interpolate(lr_feature, size=(10, 14), mode="bilinear", align_corners=True)
     logits = similarity_reference(creff.query_conv(lr_up), creff.key_conv(reference), 5)
-    if variant == "tutorial":  # one learnable bias per window offset, the same at every pixel
+    if variant == "position_bias":  # one learnable bias per window offset, the same at every pixel
         logits = logits + creff.position_bias.view(1, 1, 1, 25)
     weights = logits.softmax(-1)
     expected = aggregate_reference(creff.value_conv(reference), weights, 5)
-    if variant == "paper":  # residual; the tutorial's output is the attention alone
+    if variant == "paper":  # residual; the position-bias variant's output is the attention alone
         expected = lr_up + expected
     torch.testing.assert_close(result.fused, expected)
     torch.testing.assert_close(result.attention, weights)
@@ -41,19 +41,21 @@ def test_creff_queries_keys_values_are_separate_depthwise_convs():
     assert all(c.groups == 16 and c.kernel_size == (3, 3) and c.bias is not None for c in convs)
     assert len({id(c.weight) for c in convs}) == 3
     assert sum(p.numel() for p in creff.parameters()) == 3 * (16 * 9 + 16)
-    assert sum(p.numel() for p in CReFF(16, kernel=7).parameters()) == 3 * (16 * 9 + 16) + 49
+    assert sum(p.numel() for p in CReFF(16, kernel=7).parameters()) == 3 * (16 * 9 + 16)  # default: paper
+    assert sum(p.numel() for p in CReFF(16, kernel=7, variant="position_bias").parameters()) == \
+        3 * (16 * 9 + 16) + 49
     with pytest.raises(ValueError, match="odd"):
         CReFF(16, kernel=4)
     with pytest.raises(ValueError, match="variant"):
         CReFF(16, kernel=3, variant="swin")
 
 
-def test_tutorial_creff_starts_on_the_aligned_tap():
+def test_position_bias_creff_starts_on_the_aligned_tap():
     """With the position bias at its start, a reference identical to the query's source puts
     most of the weight on the centre tap; the paper's variant spreads it (no notion of where)."""
     torch.manual_seed(0)
     feature = torch.randn(1, 8, 9, 9)
-    for variant, lo, hi in (("tutorial", 0.9, 1.0), ("paper", 0.0, 0.9)):
+    for variant, lo, hi in (("position_bias", 0.9, 1.0), ("paper", 0.0, 0.9)):
         creff = CReFF(8, kernel=3, variant=variant)
         with torch.no_grad():
             for conv in (creff.query_conv, creff.key_conv):

@@ -118,7 +118,7 @@ def test_regime_figure_and_method_colours(sweep):
     colours = [line.get_color() for line in left.lines]
     assert METHOD_COLOURS["warp"] in colours and METHOD_COLOURS["oracle"] in colours
     assert len(right.lines[0].get_xdata()) == 3
-    assert method_of("warped keyframe") == "warp" and method_of("AR-Seg (paper CReFF)") == "paper"
+    assert method_of("warped keyframe") == "warp"
     assert method_of("oracle bound") == "oracle"
     assert run_colour("arseg-0.5") == METHOD_COLOURS["arseg"] and run_colour("hr") == METHOD_COLOURS["hr"]
     assert run_colour("arseg-0.5-no_fst") not in METHOD_COLOURS.values()
@@ -146,7 +146,7 @@ def test_creff_movement_is_zero_at_the_start_and_sees_a_trained_change():
     from arseg_tutorial.models.creff import CReFF, POSITION_BIAS_INIT
     from arseg_tutorial.train.trainer import init_creff_identity
 
-    creff = CReFF(8, 3, "tutorial")
+    creff = CReFF(8, 3, "position_bias")
     init_creff_identity(creff)
     start = results.creff_movement(creff)
     assert start["conv_max_change"] == 0 and start["centre_bias"] == POSITION_BIAS_INIT and start["other_bias"] == 0
@@ -161,10 +161,27 @@ def test_creff_movement_is_zero_at_the_start_and_sees_a_trained_change():
 def test_splits_table_shows_test_and_unseen_with_every_method(sweep):
     full = copy.deepcopy(sweep)
     full["oracle"] = {"0.5": {"mean_miou": 58.0}}
-    full["creff_variants"] = {"paper": {"0.5": {"mean_miou": 50.0}}}
-    full["unseen"] = {"methods": copy.deepcopy(sweep["methods"]), "oracle": {"0.5": {"mean_miou": 57.0}},
-                      "creff_variants": {"paper": {"0.5": {"mean_miou": 49.0}}}}
+    full["unseen"] = {"methods": copy.deepcopy(sweep["methods"]), "oracle": {"0.5": {"mean_miou": 57.0}}}
     lines = format_splits_table(full, 0.5).splitlines()
-    assert lines[1].split() == ["test", "60.00", "50.00", "54.96", "50.00", "54.50", "58.00"]
+    assert lines[1].split() == ["test", "60.00", "50.00", "54.96", "54.50", "58.00"]
     assert lines[2].split()[0] == "unseen" and lines[2].split()[-1] == "57.00"
     assert format_splits_table(sweep, 0.5).splitlines()[1].split()[-2:] == ["54.50", "-"]
+
+def test_claims_table_puts_the_paper_beside_this_package(sweep):
+    from arseg_tutorial.claims import claims_table, format_claims_table
+
+    full = copy.deepcopy(sweep)
+    ablation = {"variants": {"zero_flow": {"mean_miou": 50.0}},
+                "seeds": {"test": {"full": {"spread": 0.8, "mean": 55.0}, "zero_flow": {"mean": 53.5}}}}
+    table = claims_table(full, ablation, 0.5, speedup=1.2)
+    rows = {row["claim"].split(" (")[0]: row for row in table}
+    assert rows["AR-Seg keeps HR's accuracy"]["paper"] == pytest.approx(70.37 - 71.57)
+    assert rows["AR-Seg keeps HR's accuracy"]["here"] == pytest.approx(54.96 - 60.0, abs=0.01)
+    assert not rows["AR-Seg keeps HR's accuracy"]["holds"]
+    assert rows["AR-Seg beats LR-only"]["holds"]
+    assert not rows["AR-Seg beats the warped keyframe"]["holds"]  # 54.96 against 54.50: less than 1
+    assert rows["the motion vectors matter"]["here"] == pytest.approx(-1.5)   # on the seed means
+    assert not rows["the motion vectors matter"]["holds"]
+    assert not rows["fewer GMACs means less time"]["holds"]
+    text = format_claims_table(table)
+    assert "NO" in text and "1.2 x" in text and len(text.splitlines()) == 1 + len(table)

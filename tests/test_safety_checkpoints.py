@@ -206,17 +206,26 @@ def test_a_window_7_network_refuses_window_3_weights_and_load_network_builds_the
 
 
 def test_gmacs_are_counted_on_the_networks_loaded_not_on_the_profile():
-    from arseg_tutorial.evaluate import method_gmacs_per_frame, networks_gmacs_per_frame
+    """The GMACs of shipped networks are those of their own width and stride, whatever the profile."""
+    from arseg_tutorial.evaluate import networks_gmacs_per_frame
 
-    hr, lr = assets.load_shipped("hr"), assets.load_shipped("arseg-0.5")
+    def fresh(name: str, width: float):
+        config = {**assets.load_manifest()["checkpoints"][name]["config"], "net_width": width}
+        return assets.build_network(config, with_creff=config["method"] == "arseg")
+
     ci = get_profile("ci")
-    for method, pair in {"hr": (hr, None), "lr": (None, assets.load_shipped("lr-0.5")),
-                         "arseg": (hr, lr), "warp": (hr, None)}.items():
-        counted = networks_gmacs_per_frame(method, 0.5, *pair, ci.height, ci.width, 12)
-        at_width = method_gmacs_per_frame(method, 0.5, "bisenet18", ci.height, ci.width, 11, 0.25, 12, 3)
-        at_ci_width = method_gmacs_per_frame(method, 0.5, "bisenet18", ci.height, ci.width, 11,
-                                             ci.net_width, 12, 3)
-        assert counted == pytest.approx(at_width) and counted > 2 * at_ci_width, method
+    loaded = {"hr": assets.load_shipped("hr"), "lr": assets.load_shipped("lr-0.5"),
+              "arseg": assets.load_shipped("arseg-0.5")}
+    for width in (0.25, ci.net_width):
+        built = {"hr": fresh("hr", width), "lr": fresh("lr-0.5", width), "arseg": fresh("arseg-0.5", width)}
+        for method, (hr, lr) in {"hr": ("hr", None), "lr": (None, "lr"), "arseg": ("hr", "arseg"),
+                                 "warp": ("hr", None)}.items():
+            counted = networks_gmacs_per_frame(method, 0.5, loaded.get(hr), loaded.get(lr), ci.height, ci.width, 12)
+            same = networks_gmacs_per_frame(method, 0.5, built.get(hr), built.get(lr), ci.height, ci.width, 12)
+            if width == 0.25:
+                assert counted == pytest.approx(same), method
+            else:
+                assert counted > 2 * same, method
 
 
 def test_resuming_with_another_hr_teacher_is_refused_and_the_cache_path_names_the_teacher(tmp_path):

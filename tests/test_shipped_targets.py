@@ -19,13 +19,15 @@ from arseg_tutorial.train import recipes
 
 #: target -> why the shipped laptop data miss it (docs/calibration.md, sections 4 and 6)
 NOT_MET: dict[str, str] = {
-    "lr 0.5 loses 3-8": "loses 18.4 (test): at 180x240 an LR-0.5 feature cell is 16 px, 8.9 % of the frame "
-                        "height; road and pavement bands are ~3 cells high (label round-trip ceiling gap "
-                        "16.3 at 180x240, 7.6 at CamVid's 720x960)",
-    "arseg >= hr - 2": "52.96 vs HR 62.47: even the per-pixel oracle of warp and LR-only reaches only 60.42",
-    "arseg >= warp + 1": "52.96 vs warp 54.59: the trained attention stays below the warped keyframe feature "
-                         "it starts from (d1 56.0 vs 60.4)",
-    "arseg non-decreasing in s": "AR-Seg follows the warp at every scale (52.9-55.3); 0.35 gives 54.37, 0.5 52.96",
+    "lr 0.5 loses 3-8": "loses 15.9 (test): at 180x240 even at output stride 4 an LR-0.5 cell is 4.4 % of the "
+                        "frame height (CamVid 2.2 %); the label round-trip gap of the two grids is 11.6 "
+                        "(9.2 at 720x960), and the HR network nearly reaches its grid's ceiling",
+    "arseg >= hr - 2": "73.9 vs HR 86.4: the paper's CReFF adds attention output to an LR feature 16 points "
+                       "away, and its trained attention does not copy the aligned keyframe feature (at d = 1 "
+                       "74.1 vs the warp's 82.3), while the per-pixel oracle of warp and LR-only reaches 85.3",
+    "zero flow >= 2 below": "1.85 below on the means of three seeds (test; about 1.9 unseen), twice the seed "
+                            "spread of 0.90: the trained attention spreads over the window, so aligning it "
+                            "helps less than it could",
 }
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -33,6 +35,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _mean(metrics: dict) -> float:
     return metrics["mean_miou"]
+
+
+def _seed_mean(metrics: dict, run: str) -> float:
+    """Mean mIoU of a run over its three seeds (the run, -seed1 and -seed2)."""
+    names = [run] + [f"{run}-seed{seed}" for seed in recipes.EXTRA_SEEDS]
+    return float(np.mean([_mean(metrics[name]) for name in names]))
 
 
 def targets(manifest: dict, metrics_key: str, references_key: str) -> dict[str, bool]:
@@ -53,7 +61,7 @@ def targets(manifest: dict, metrics_key: str, references_key: str) -> dict[str, 
         "arseg >= warp + 1": ar >= _mean(warp) + 1.0,
         "arseg >= lr + 2": ar >= lr + 2.0,
         "saving at 0.5 >= 60 %": saving(m["hr"]["gmacs_per_frame"], m["arseg-0.5"]["gmacs_per_frame"]) >= 0.6,
-        "zero flow >= 2 below": _mean(m["arseg-0.5-zero_flow"]) <= ar - 2.0,
+        "zero flow >= 2 below": _seed_mean(m, "arseg-0.5-zero_flow") <= _seed_mean(m, "arseg-0.5") - 2.0,
         "lr non-decreasing in s": all(b >= a - 0.5 for a, b in zip(lr_curve, lr_curve[1:])),
         "arseg non-decreasing in s": all(b >= a - 0.5 for a, b in zip(ar_curve, ar_curve[1:])),
         "lr 0.5 loses 3-8": 3.0 <= hr - lr <= 8.0,
@@ -79,31 +87,53 @@ def test_the_targets_met_are_exactly_the_documented_ones(manifest, split):
                                      f"{sorted(NOT_MET)}")
 
 
-def test_the_paper_variant_is_reported_beside_the_default(manifest):
+def test_the_window_was_chosen_on_validation(manifest):
+    """The profile's CReFF window is the one with the better validation mIoU, and the sweep
+    reports both windows on both splits."""
+    entries = manifest["checkpoints"]
+    windows = {entries[name]["config"]["creff_kernel"]: entries[name]["validation"]["best_miou"]
+               for name in ("arseg-0.5", "arseg-0.5-kernel5")}
+    assert max(windows, key=windows.get) == manifest["profile_config"]["creff_kernel"]
     sweep = assets.read_json(assets.SWEEP_NAME)
-    for table in (sweep["creff_variants"], sweep["unseen"]["creff_variants"]):
-        assert set(table) == {"tutorial", "paper"} and all("0.5" in v for v in table.values())
-    paper = manifest["checkpoints"][recipes.run_name("arseg", 0.5, "paper")]
-    assert paper["config"]["creff_variant"] == "paper"
-    assert sweep["creff_variants"]["paper"]["0.5"]["mean_miou"] == paper["metrics"]["mean_miou"]
+    for table in (sweep["creff_windows"], sweep["unseen"]["creff_windows"]):
+        assert set(table) == {f"{k}" for k in windows} and all("0.5" in v for v in table.values())
     assert sweep["methods"]["warp"]["1"] == manifest["references"]["test"]["warp"]
     assert set(sweep["oracle"]) == {f"{s:g}" for s in manifest["profile_config"]["lr_scales"]}
 
 
-def test_creff_was_trained_with_the_official_budget_and_left_its_start(manifest):
-    """Stage 2's CReFF learning-rate sum is the official recipe's (~0.44), and the shipped
-    weights are far from where the trainer started them (identity convs, +5 bias)."""
-    entry = manifest["checkpoints"]["arseg-0.5"]
-    assert 0.35 <= entry["creff_lr_sum"] <= 0.55
-    creff = assets.load_shipped("arseg-0.5").creff.requires_grad_(False)
-    channels, centre = creff.channels, creff.kernel ** 2 // 2
-    start = torch.zeros_like(creff.key_conv.weight)
-    start[:, 0, 1, 1] = 1.0
-    moved = [float((creff.key_conv.weight - start).abs().max()),
-             float((creff.value_conv.weight - start).abs().max()),
-             float((creff.query_conv.weight - start / channels ** 0.5).abs().max())]
-    assert min(moved) > 0.05, moved
-    assert abs(float(creff.position_bias[centre]) - 5.0) > 0.05
+def test_every_run_followed_the_plateau_rule_and_ships_its_best_validation_weights(manifest):
+    """Each run's record: evaluations on the validation split, an anneal that began at a plateau
+    (or at the cap), the run ended where the anneal ends, and the best evaluation is the maximum."""
+    from arseg_tutorial.train import plateau
+
+    config = manifest["profile_config"]
+    for name, entry in manifest["checkpoints"].items():
+        record = plateau.ValidationRecord.from_dict(entry["validation"])
+        run = entry["config"]
+        assert run["schedule"] == "plateau" and run["eval_every"] == config["eval_every"], name
+        assert record.best_miou == max(m for _, m in record.evals), name
+        assert entry["steps"] == plateau.final_step("plateau", run["steps"], record.plateau_step,
+                                                    run["anneal_fraction"]), name
+        start = run["stage1_steps"] if run["method"] == "arseg" else 0
+        if not record.capped:
+            assert plateau.plateaued(record.evals, start, record.plateau_step, run["plateau_min_steps"],
+                                     run["plateau_gain"]), name
+
+
+def test_creff_got_at_least_the_official_budget(manifest):
+    """Stage 2's CReFF learning-rate sum is at least the official recipe's (~0.44)."""
+    for name, entry in manifest["checkpoints"].items():
+        if entry["method"] == "arseg":
+            assert entry["creff_lr_sum"] >= 0.44, name
+
+
+def test_seed_spread_is_shipped(manifest):
+    ablation = assets.read_json(assets.ABLATION_NAME)
+    for split in ("test", "unseen"):
+        for variant in ("full", "zero_flow"):
+            row = ablation["seeds"][split][variant]
+            assert row["seeds"] == [0, 1, 2] and len(row["mean_miou"]) == 3
+            assert row["spread"] == pytest.approx(max(row["mean_miou"]) - min(row["mean_miou"]))
 
 
 def test_arseg_on_unseen_seeds_reproduces_the_manifest(manifest):

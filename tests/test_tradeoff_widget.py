@@ -209,3 +209,17 @@ def test_shipped_sweep_reproduces_its_own_gop_averages():
             stored = sweep["methods"][method][f"{scale:g}"]
             assert got["miou"] == pytest.approx(stored["mean_miou"])
             assert got["gmacs"] == pytest.approx(stored["gmacs_per_frame"])
+
+
+def test_frontier_keeps_only_points_no_other_point_beats():
+    from arseg_tutorial.sweep import frontier
+
+    sweep = {"gop_length": 2, "methods": {
+        "hr": {"1": {"mean_miou": 60.0, "per_distance": [60.0, 60.0], "gmacs_per_frame": 1.0}},
+        "lr": {"0.5": {"mean_miou": 40.0, "per_distance": [40.0, 40.0], "gmacs_per_frame": 0.25}},
+        "arseg": {"0.5": {"mean_miou": 58.0, "per_distance": [60.0, 56.0], "gmacs_per_frame": 0.65}}}}
+    points = frontier(sweep, 2)
+    assert [p[0] for p in points] == ["lr", "arseg", "hr"]
+    sweep["methods"]["lr"]["0.5"]["per_distance"] = [30.0, 30.0]
+    sweep["methods"]["arseg"]["0.5"].update(per_distance=[61.0, 61.0])   # beats HR at less cost
+    assert [p[0] for p in frontier(sweep, 2)] == ["lr", "arseg"]

@@ -96,32 +96,66 @@ def test_batches_split_over_processes_cover_the_global_batch():
     whole = make_batch(clips, config, step=3)
     shares = [make_batch(clips, config, step=3, rank=r, world_size=2) for r in range(2)]
     assert torch.equal(whole["frame"][0::2], shares[0]["frame"])
-    assert torch.equal(whole["flow"][1::2], shares[1]["flow"])
+    assert all(torch.equal(a, b) for a, b in zip(whole["flow"][1::2], shares[1]["flow"]))
+    assert whole["offset"][1::2] == shares[1]["offset"]
     zero = make_batch(clips, tiny_config("arseg", batch_size=4, flow="zero"), step=3)
-    assert not zero["flow"].any() and whole["flow"].abs().sum() > 0
+    assert not any(f.any() for f in zero["flow"]) and sum(f.abs().sum() for f in whole["flow"]) > 0
+
+
+def test_arseg_batches_keep_the_whole_keyframe_and_a_grid_aligned_crop():
+    from arseg_tutorial.train.augment import CROP_ALIGN
+
+    clips = tiny_clips(height=64, width=96)
+    batch = make_batch(clips, tiny_config("arseg", batch_size=4, crop_size=(32, 48)), step=1)
+    assert batch["frame"].shape == (4, 3, 32, 48)
+    for key, flow, (top, left) in zip(batch["key"], batch["flow"], batch["offset"]):
+        assert key.shape[-2:] == flow.shape[-2:] and key.shape[-1] > 48  # whole, not cropped
+        assert top % CROP_ALIGN == 0 and left % CROP_ALIGN == 0
+
+
+def test_keyframe_reference_is_the_whole_frame_warp_cut_to_the_crop():
+    """What the trainer fuses equals the test-time warp of the whole keyframe, cut to the crop."""
+    from arseg_tutorial.train.loops import crop_feature, keyframe_references
+    from arseg_tutorial.train.trainer import build_networks
+
+    hr_state = build_networks(tiny_config(output_stride=4))[0].state_dict()
+    _, arseg = build_networks(tiny_config("arseg", output_stride=4), hr_state)
+    key = torch.rand(3, 64, 96)
+    flow = torch.zeros(2, 64, 96)
+    flow[0] = 3.0
+    batch = {"key": [key], "flow": [flow], "offset": [(16, 24)]}
+    with torch.no_grad():
+        reference = keyframe_references(arseg, batch, (32, 48))
+        whole = arseg.warp_keyframe_feature(arseg.hr_model.forward_phase1(key[None]), flow[None], key[None])
+    assert reference.shape[-2:] == (8, 12)
+    assert torch.equal(reference, whole[..., 4:12, 6:18])
+    # a crop that reaches past the feature is padded with zeros
+    padded = crop_feature(whole, (56, 88), (32, 48), 4)
+    assert padded.shape[-2:] == (8, 12) and not padded[..., 2:, :].any()
 
 
 def test_creff_kernel_variant_and_init_follow_the_config():
     from arseg_tutorial.train.trainer import build_networks
 
     hr_state = build_networks(tiny_config())[0].state_dict()
-    model, arseg = build_networks(tiny_config("arseg", creff_kernel=3), hr_state)
+    model, arseg = build_networks(tiny_config("arseg", creff_kernel=3, creff_variant="position_bias"),
+                                  hr_state)
     creff = model.creff
     assert creff.kernel == 3 and arseg.lr_model is model
     channels = creff.channels
     x = torch.rand(2, channels, 6, 7)
-    assert creff.variant == "tutorial" and creff.position_bias.argmax() == 4
+    assert creff.variant == "position_bias" and creff.position_bias.argmax() == 4
     with torch.no_grad():  # identity init: K and V are the identity, Q the identity / sqrt(C)
         assert torch.allclose(creff.key_conv(x), x) and torch.allclose(creff.value_conv(x), x)
         assert torch.allclose(creff.query_conv(x), x / channels ** 0.5)
         # a constant reference comes back unchanged away from the border: the weights sum to 1
-        # (the tutorial variant's output is the attention alone)
+        # (the position-bias variant's output is the attention alone)
         reference = torch.full((1, channels, 6, 7), 0.5)
         lr_feature = torch.rand(1, channels, 6, 7)
         result = creff(lr_feature, reference, return_attention=True)
     assert torch.allclose(result.fused[..., 1:-1, 1:-1], torch.tensor(0.5), atol=1e-5)
     assert result.attention.shape[-1] == 9
-    paper, _ = build_networks(tiny_config("arseg", creff_variant="paper"), hr_state)
+    paper, _ = build_networks(tiny_config("arseg"), hr_state)  # the default: the paper's module
     assert paper.creff.kernel == 7 and not torch.allclose(paper.creff.value_conv(x), x)
     assert paper.creff.variant == "paper" and paper.creff.position_bias is None
     assert "position_bias" not in dict(paper.creff.named_parameters())

@@ -12,15 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 from arseg_tutorial.train.data import ClipSet  # noqa: E402
 from arseg_tutorial.train.loops import TrainConfig  # noqa: E402
 from arseg_tutorial.train.trainer import train  # noqa: E402
+from arseg_tutorial.viz.ablation import format_ablation_table, plot_ablation  # noqa: E402
 from arseg_tutorial.viz.training import (  # noqa: E402
-    METHOD_COLOURS, LiveLossPlot, format_ablation_table, method_of, plot_ablation, plot_pareto,
+    METHOD_COLOURS, LiveLossPlot, method_of, plot_pareto,
     plot_per_distance, plot_training_curves, plot_video_timeline, train_with_live_plot,
 )
 
 CURVES = {
     "hr": {"step": [5, 10, 15], "loss": [3.0, 2.0, 1.5], "seg": [3.0, 2.0, 1.5], "stage": [0, 0, 0]},
     "arseg-0.5": {"step": [5, 10, 15], "loss": [2.5, 1.8, 1.2], "seg": [2.0, 1.5, 1.0],
-                  "fst": [0.5, 0.3, 0.2], "stage": [1, 2, 2]},
+                  "fst": [0.5, 0.3, 0.2], "stage": [1, 2, 2], "val_miou": [None, 40.0, 39.0]},
 }
 ABLATION = {"scale": 0.5, "hr_mean_miou": 60.0, "lr_mean_miou": 50.0, "variants": {
     name: {"run": name, "mean_miou": miou, "per_distance": [miou] * 12, "changes": {},
@@ -37,11 +38,14 @@ def test_method_of_reads_the_labels_used_in_the_figures():
 
 def test_training_curves_draw_every_run_and_mark_the_stage_switch():
     fig = plot_training_curves(CURVES)
-    seg_ax, fst_ax = fig.axes
+    seg_ax, fst_ax, val_ax = fig.axes
     assert [line.get_label() for line in seg_ax.lines] == ["hr", "arseg-0.5"]
     assert list(fst_ax.lines[0].get_ydata()) == [0.5, 0.3, 0.2]
     switch = [line for line in fst_ax.lines if list(line.get_xdata()) == [10.0, 10.0]]
     assert len(switch) == 1                                  # stage 2 begins at step 10
+    assert list(val_ax.lines[0].get_xdata()) == [10, 15]     # only the validated steps
+    star = [line for line in val_ax.lines if line.get_marker() == "*"][0]
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (10, 40.0)     # the best evaluation
     plt.close(fig)
     with pytest.raises(KeyError, match="available"):
         plot_training_curves(CURVES, runs=["lr-0.5"])
@@ -86,8 +90,22 @@ def test_ablation_table_and_figure_show_every_variant_against_full():
     assert "no FST loss" in table[2] and "-2.50" in table[2]
     assert "python -m arseg_tutorial train zero_flow" in table[4]
     fig = plot_ablation(ABLATION)
-    bars = fig.axes[0].patches
-    assert [b.get_height() for b in bars] == [58.0, 55.5, 56.0, 54.0]
+    diamonds = [line for line in fig.axes[0].lines if line.get_marker() == "D"]
+    assert [float(d.get_xdata()[0]) for d in diamonds] == [58.0, 55.5, 56.0, 54.0]
+    assert [float(d.get_ydata()[0]) for d in diamonds] == [3, 2, 1, 0]     # the full model on top
+    plt.close(fig)
+
+
+def test_ablation_dots_show_the_seed_spread():
+    seeds = {"test": {"full": {"seeds": [0, 1, 2], "mean_miou": [58.0, 57.2, 58.6], "mean": 57.93,
+                               "spread": 1.4}}}
+    ablation = {**ABLATION, "seeds": seeds}
+    fig = plot_ablation(ablation)
+    seed_dots = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    assert [list(map(float, d.get_xdata())) for d in seed_dots] == [[58.0, 57.2, 58.6]]
+    spans = [line for line in fig.axes[0].lines if line.get_linewidth() == 6]
+    assert list(map(float, spans[0].get_xdata())) == [57.2, 58.6]
+    assert "spread 1.40" in format_ablation_table(ablation)
     plt.close(fig)
 
 
@@ -116,14 +134,13 @@ def test_video_timeline_marks_every_i_frame():
 
 
 def test_ablation_colours_follow_the_methods_and_show_the_warp_reference():
-    ablation = {**ABLATION, "warp_mean_miou": 57.0,
-                "variants": {**ABLATION["variants"], "paper": {**ABLATION["variants"]["full"], "mean_miou": 56.5}}}
+    ablation = {**ABLATION, "warp_mean_miou": 57.0}
     text = format_ablation_table(ablation)
-    assert "paper CReFF" in text and text.splitlines()[-1].startswith("warped keyframe")
+    assert text.splitlines()[-1].startswith("warped keyframe")
     fig = plot_ablation(ablation)
-    bars = fig.axes[0].patches
-    assert matplotlib.colors.to_hex(bars[0].get_facecolor()) == METHOD_COLOURS["arseg"].lower()
-    assert matplotlib.colors.to_hex(bars[-1].get_facecolor()) == METHOD_COLOURS["paper"].lower()
+    diamonds = [line for line in fig.axes[0].lines if line.get_marker() == "D"]
+    assert matplotlib.colors.to_hex(diamonds[0].get_color()) == METHOD_COLOURS["arseg"].lower()
+    assert all(d.get_color() != METHOD_COLOURS["arseg"] for d in diamonds[1:])
     assert METHOD_COLOURS["warp"] in [line.get_color() for line in fig.axes[0].lines]
     plt.close(fig)
 

@@ -104,11 +104,11 @@ class ARSeg(nn.Module):
             classifier.
         lr_scale: s, the LR input scale (0 < s <= 1; 0.5 in the paper's headline numbers).
         creff_kernel: attention window of the CReFF module added to ``lr_model`` (if it has none).
-        creff_variant: "tutorial" or "paper" (see ``models.creff``), for that same module.
+        creff_variant: "paper" or "position_bias" (see ``models.creff``), for that same module.
     """
 
     def __init__(self, hr_model: TwoPhaseSegmenter, lr_model: TwoPhaseSegmenter, lr_scale: float,
-                 creff_kernel: int = 7, creff_variant: str = "tutorial"):
+                 creff_kernel: int = 7, creff_variant: str = "paper"):
         super().__init__()
         if hr_model is lr_model:
             raise ValueError("hr_model and lr_model must be two networks (separate weights); "

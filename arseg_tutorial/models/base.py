@@ -61,11 +61,11 @@ class TwoPhaseSegmenter(nn.Module):
         super().__init__()
         self.creff: CReFF | None = None
 
-    def add_creff(self, kernel: int = 7, variant: str = "tutorial") -> CReFF:
+    def add_creff(self, kernel: int = 7, variant: str = "paper") -> CReFF:
         """Give this network a CReFF module (the LR branch of AR-Seg needs one); returns it.
 
         Introduced in notebook 04. Its parameters are new (the per-frame model has none).
-        ``variant``: "tutorial" (with a position bias) or "paper" (see ``models.creff``).
+        ``variant``: "paper" (the official module) or "position_bias" (see ``models.creff``).
         """
         param = next(self.parameters())
         self.creff = CReFF(self.feature_channels, kernel, variant).to(device=param.device, dtype=param.dtype)

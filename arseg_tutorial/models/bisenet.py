@@ -5,6 +5,13 @@ CoinCheung/BiSeNet layout): at ``width=1.0`` the parameter counts equal the offi
 (13,273,740 for 12 classes without the aux heads). The pre-classifier feature is the output of
 ``feat_conv_out`` (ConvBNReLU 3x3, 256 channels at 1/8 resolution), where CReFF sits in AR-Seg.
 
+``output_stride=4`` (the small profiles) keeps every layer and weight name but drops the ResNet
+stem's max-pool and the spatial path's last stride, so the feature lies on a grid of 1/4 of the
+input. What matters for AR-Seg is the size of a cell relative to the frame: at s = 0.5 an LR cell
+covers 16 frame pixels at stride 8, which is 2.2 % of CamVid's 720-px height but 8.9 % of a
+180-px frame; stride 4 makes it 4.4 % there, half-way to the paper's geometry at 3x the
+multiply-accumulates.
+
 As in the official model, BatchNorm runs on globally pooled (N, C, 1, 1) vectors (ARM, FFM, global
 context), so training mode needs a batch of at least 2 frames.
 """
@@ -61,9 +68,9 @@ class ContextPath(nn.Module):
         width: channel multiplier of the backbone and of the 128-channel heads.
     """
 
-    def __init__(self, width: float = 1.0):
+    def __init__(self, width: float = 1.0, stem_pool: bool = True):
         super().__init__()
-        self.resnet = ResNet18(width)
+        self.resnet = ResNet18(width, stem_pool=stem_pool)
         _, _, c16, c32 = self.resnet.channels
         c_head = scale_channels(128, width)
         self.arm16 = AttentionRefinementModule(c16, c_head)
@@ -87,22 +94,23 @@ class ContextPath(nn.Module):
 class SpatialPath(nn.Module):
     """Three stride-2 convs (7x7, 3x3, 3x3) at 64 channels, then 1x1 to 128: detail at 1/8.
 
-    Introduced in notebook 03.
+    Introduced in notebook 03. ``last_stride=1`` keeps the third conv at stride 1 (detail at 1/4,
+    for ``BiSeNet18(output_stride=4)``).
     """
 
-    def __init__(self, width: float = 1.0):
+    def __init__(self, width: float = 1.0, last_stride: int = 2):
         super().__init__()
         c, c_out = scale_channels(64, width), scale_channels(128, width)
         self.layers = nn.Sequential(
             ConvBNReLU(3, c, 7, stride=2),
             ConvBNReLU(c, c, 3, stride=2),
-            ConvBNReLU(c, c, 3, stride=2),
+            ConvBNReLU(c, c, 3, stride=last_stride),
             ConvBNReLU(c, c_out, 1),
         )
         self.out_channels = c_out
 
     def forward(self, x: Tensor) -> Tensor:
-        """(N, 3, H, W) -> (N, out_channels, H/8, W/8)."""
+        """(N, 3, H, W) -> (N, out_channels, H/8, W/8) (H/4, W/4 with ``last_stride=1``)."""
         return self.layers(x)
 
 
@@ -149,21 +157,29 @@ class BiSeNet18(TwoPhaseSegmenter):
     Args:
         num_classes: K.
         width: channel multiplier (1.0 = official; the feature then has 256 channels).
+        output_stride: 8 (official) or 4 (no stem max-pool, spatial path's last conv at stride 1;
+            same layers and weight names, about 3x the multiply-accumulates).
 
     Attributes:
         feature_channels: 256 * width channels of the pre-classifier feature.
+        output_stride: input pixels per feature cell (8 or 4).
         classifier: the final 1x1 conv (``final_conv`` in the official code).
         aux_heads: the two training heads on the 1/8 and 1/16 context features.
     """
 
-    output_stride = 8
     upsample_align_corners = False
+    OUTPUT_STRIDES = (8, 4)
 
-    def __init__(self, num_classes: int, width: float = 1.0):
+    def __init__(self, num_classes: int, width: float = 1.0, output_stride: int = 8):
         super().__init__()
+        if output_stride not in self.OUTPUT_STRIDES:
+            raise ValueError(f"BiSeNet18's output_stride must be one of {self.OUTPUT_STRIDES} "
+                             f"(8 = official, 4 = the small profiles), got {output_stride!r}")
         self.num_classes = num_classes
-        self.context_path = ContextPath(width)
-        self.spatial_path = SpatialPath(width)
+        self.output_stride = output_stride
+        fine = output_stride == 4
+        self.context_path = ContextPath(width, stem_pool=not fine)
+        self.spatial_path = SpatialPath(width, last_stride=1 if fine else 2)
         c_fused = self.context_path.out_channels + self.spatial_path.out_channels
         c_feature = scale_channels(256, width)
         self.ffm = FeatureFusionModule(c_fused, c_feature)

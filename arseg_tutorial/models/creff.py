@@ -5,23 +5,22 @@ Introduced in notebook 04. Steps (AR-Seg, Hu et al. CVPR 2023, and its official 
 1. the LR frame's pre-classifier feature is upsampled bilinearly (align_corners=True) to the grid
    of the HR keyframe feature, which was already warped to the current frame;
 2. Q = depthwise 3x3 conv (with bias) of the upsampled LR feature; K and V = two separate
-   depthwise 3x3 convs of the warped HR feature;
+   depthwise 3x3 convs of the warped HR feature (all channels last in memory: the depthwise
+   convolutions and the attention's large-grid kernels run faster so, the values are the same);
 3. local attention over a kernel x kernel window (7 in the paper): similarity without scaling,
    softmax over the window, weighted sum of V (``arseg_tutorial.models.local_attention``);
 4. output = upsampled LR feature + attention output (residual).
 
 Two variants (``CReFF(..., variant=...)``):
 
-- ``"paper"``: exactly the above, with Kaiming-random depthwise convs, as the official module;
-- ``"tutorial"`` (the default): a learnable bias per window offset added to the similarity
-  logits before the softmax (the relative position bias of Swin's window attention), initialised
-  at ``POSITION_BIAS_INIT`` on the centre (zero-offset) tap and 0 elsewhere, and the attention
-  output alone as the fused feature (no residual LR term: the official ``MyAttentionLocalOnly``
-  form). A plain dot product has no notion of *where* a key lies, so even given a perfectly
-  aligned reference it spreads its weight over the window; the bias lets it start at, and learn
-  to keep, the aligned position the motion vectors point to. With the trainer's near-identity
-  start of the convs (``arseg_tutorial.train.trainer.init_creff_identity``) the fused feature
-  starts as the warped HR keyframe feature, and the LR query learns where to look instead.
+- ``"paper"`` (the default): exactly the above, with Kaiming-random depthwise convs, as the
+  official module;
+- ``"position_bias"`` (an extension, taught after the paper's module and shipped as an ablation):
+  a learnable bias per window offset added to the similarity logits before the softmax (the
+  relative position bias of Swin's window attention), initialised at ``POSITION_BIAS_INIT`` on
+  the centre (zero-offset) tap and 0 elsewhere, and the attention output alone as the fused
+  feature (no residual LR term: the official ``MyAttentionLocalOnly`` form). It starts as a warp
+  of the keyframe feature and tends to stay one: the LR frame then only steers where to look.
 """
 from __future__ import annotations
 
@@ -34,9 +33,9 @@ import torch
 
 from arseg_tutorial.models.local_attention import _check_kernel, aggregate, similarity
 
-VARIANTS = ("paper", "tutorial")
+VARIANTS = ("paper", "position_bias")
 POSITION_BIAS_INIT = 5.0
-"""Initial logit bias of the centre tap in the ``tutorial`` variant (softmax weight ~0.95 in 3x3)."""
+"""Initial logit bias of the centre tap in the ``position_bias`` variant (softmax weight ~0.95 in 3x3)."""
 
 
 SHORT_WINDOW = 16
@@ -60,7 +59,7 @@ class CReFFResult(NamedTuple):
 
     Attributes:
         fused: (N, C, H, W) fused feature on the reference's grid (``paper``: LR + attention;
-            ``tutorial``: attention output alone).
+            ``position_bias``: attention output alone).
         attention: (N, H, W, kernel*kernel) softmax weights, window index row-major.
         lr_upsampled: (N, C, H, W) the LR feature after upsampling (the residual branch).
     """
@@ -85,13 +84,15 @@ class CReFF(nn.Module):
     Args:
         channels: C, channels of both features.
         kernel: odd attention window size (7 in the paper; notebook 04 tries 3, 5, 7, 9).
-        variant: "tutorial" (with the position bias, see the module docstring) or "paper".
+        variant: "paper" (the official module, default) or "position_bias" (see the module
+            docstring).
 
     Attributes:
-        position_bias: (kernel*kernel,) logit bias per window offset (row-major), ``tutorial`` only.
+        position_bias: (kernel*kernel,) logit bias per window offset (row-major), ``position_bias``
+            variant only.
     """
 
-    def __init__(self, channels: int, kernel: int = 7, variant: str = "tutorial"):
+    def __init__(self, channels: int, kernel: int = 7, variant: str = "paper"):
         super().__init__()
         _check_kernel(kernel)
         if variant not in VARIANTS:
@@ -103,7 +104,7 @@ class CReFF(nn.Module):
         self.key_conv = _depthwise3x3(channels)
         self.value_conv = _depthwise3x3(channels)
         self.position_bias = None
-        if variant == "tutorial":
+        if variant == "position_bias":
             bias = torch.zeros(kernel * kernel)
             bias[kernel * kernel // 2] = POSITION_BIAS_INIT
             self.position_bias = nn.Parameter(bias)
@@ -125,6 +126,7 @@ class CReFF(nn.Module):
         if lr_feature.shape[:2] != reference.shape[:2] or reference.shape[1] != self.channels:
             raise ValueError(f"lr_feature {tuple(lr_feature.shape)} and reference {tuple(reference.shape)} "
                              f"must share N and have C = {self.channels} channels")
+        lr_feature, reference = (x.contiguous(memory_format=torch.channels_last) for x in (lr_feature, reference))
         lr_up = F.interpolate(lr_feature, size=reference.shape[-2:], mode="bilinear", align_corners=True)
         query = self.query_conv(lr_up)
         key = self.key_conv(reference)

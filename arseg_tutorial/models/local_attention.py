@@ -15,21 +15,21 @@ Two implementations are given:
   forward or backward (custom ``torch.autograd.Function`` passes), so training memory stays close
   to that of the inputs. On small grids they loop over the ``kernel**2`` shifts, reading padded
   slices and accumulating (N, H, W) maps. On large CPU grids (``TILED_MIN_ELEMENTS``) they run
-  dense matmuls over tiles of 4 x 4 queries and the keys their windows cover, ~4x faster than
-  the loops at the paper's CReFF (``benchmarks/bench_local_attention.py``), same results to float
-  rounding.
+  dense matmuls over tiles of 4 x 4 queries and the keys their windows cover, channels last
+  (``models.window_tiles``), ~3x faster than the loops forward and ~14x forward+backward at the
+  paper's CReFF (``benchmarks/bench_local_attention.py --sweep``), same results to float rounding.
 * ``similarity_reference`` / ``aggregate_reference`` use ``F.unfold`` and read like the definition;
   they cost ``kernel**2`` times the memory of the input and serve as the readable reference that
   the tests compare against.
 """
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from arseg_tutorial.models.window_tiles import aggregate_tiled, similarity_tiled
 
 
 def _check_kernel(kernel: int) -> None:
@@ -115,120 +115,18 @@ def _scatter_loop(x: Tensor, weights_nkhw: Tensor, kernel: int) -> Tensor:
     return out_pad[:, :, r:r + h, r:r + w].contiguous()
 
 
-# ----------------------------------------------------------------------------------------------
-# Fast kernels for large grids: dense matmuls over tiles. A tile of t x t queries has windows that
-# together cover an s x s region of keys (s = t + kernel - 1); one matmul gives every query's score
-# with every key of the region, and each query keeps its kernel**2 of them (``_window_index``).
-# Stored column by column (``_column_band``), each tile's region is one (C, s*s) matrix view, so
-# a row of tiles is one batched matmul with no copy of the regions. The matmul does s*s / kernel**2
-# times the useful work (2x for t = 4, kernel 7), but runs ~10x faster per multiply-accumulate than
-# the loops' elementwise passes over memory. Working buffers hold one row of tiles.
-# ----------------------------------------------------------------------------------------------
-
 TILED_MIN_ELEMENTS = {3: 1 << 21, 5: 1 << 20}
-"""C * H * W from which the ops use the tiled kernels on CPU, per window size (larger windows:
-``1 << 13``). Small windows do little work per pixel, so the loops stay faster up to larger grids.
-Measured with ``benchmarks/bench_local_attention.py --sweep``: the paper's CReFF (C = 256 at 90x120,
-7x7, 2.8M) takes the tiles; the laptop CReFF (C = 64 at 23x30, 3x3, 44k) keeps the loops."""
-_TILE = 4
-"""Tile side t (t x t queries per tile; 4 and 6 measured alike for 3x3 to 9x9 windows)."""
+"""C * H * W from which the ops use the tiled kernels (``models.window_tiles``) on CPU, per window
+size (larger windows: ``1 << 13``). Small windows do little work per pixel, so the loops stay
+faster up to larger grids. Measured with ``benchmarks/bench_local_attention.py --sweep``: the
+paper's CReFF (C = 256 at 90x120, 7x7, 2.8M) takes the tiles; the laptop CReFF (C = 64 at 45x60,
+3x3, 173k) keeps the loops."""
 
 
 def _uses_tiles(x: Tensor, kernel: int) -> bool:
     if x.device.type != "cpu" or kernel == 1:
         return False
     return x[0].numel() >= TILED_MIN_ELEMENTS.get(kernel, 1 << 13)
-
-
-@functools.lru_cache(maxsize=None)
-def _window_index(t: int, kernel: int, queries_by_column: bool) -> Tensor:
-    """Flat positions in a tile's (t*t, s*s) score matrix (s = t + kernel - 1) of each query's
-    window, in the ops' order: entry ``p * kernel**2 + idx`` is ``p * s*s + region position``.
-
-    Queries are numbered ``x * t + y`` (by column) or ``y * t + x`` (by row) within the tile;
-    region keys are numbered ``x * s + y`` (by column, the layout of ``_column_band``).
-    """
-    s = t + kernel - 1
-    y, x = torch.meshgrid(torch.arange(t), torch.arange(t), indexing="ij")
-    i, j = torch.meshgrid(torch.arange(kernel), torch.arange(kernel), indexing="ij")
-    query = (x * t + y if queries_by_column else y * t + x).reshape(-1, 1)
-    key = (x.reshape(-1, 1) + j.reshape(1, -1)) * s + (y.reshape(-1, 1) + i.reshape(1, -1))
-    order = query.view(-1).argsort()
-    return (query * s * s + key)[order].reshape(-1)
-
-
-def _column_band(band: Tensor, x: Tensor, b: int, row0: int, pad: int) -> Tensor:
-    """Fill ``band`` (C, width, rows), in place, with rows ``row0 ..`` of ``x[b]`` (N, C, H, W)
-    stored column by column: ``band[c, pad + col, r] = x[b, c, row0 + r, col]``, 0 outside ``x``.
-    Columns outside ``pad .. pad + W`` are left as they are (zero from the allocation)."""
-    rows = band.shape[2]
-    h, w = x.shape[-2:]
-    lo, hi = max(row0, 0), min(row0 + rows, h)
-    band[:, :, :lo - row0].zero_()
-    band[:, :, hi - row0:].zero_()
-    band[:, pad:pad + w, lo - row0:hi - row0].copy_(x[b, :, lo:hi].transpose(1, 2))
-    return band
-
-
-def _tile_matrices(band: Tensor, t: int, tiles: int) -> Tensor:
-    """(C, width, s) column band -> (tiles, C, s*s) view: tile j's s x s block, columns from j*t."""
-    c, width, s = band.shape
-    return band.as_strided((tiles, c, s * s), (t * s, width * s, 1))
-
-
-def _similarity_tiled(q: Tensor, k: Tensor, kernel: int) -> Tensor:
-    """``similarity`` by tiles, (N, H, W, kernel**2): per row of tiles, one batched matmul of the
-    tiles' (t*t, C) queries with their (C, s*s) key regions; each query's window picked out."""
-    n, c, h, w = q.shape
-    t, r, kk = _TILE, kernel // 2, kernel * kernel
-    rows, cols = -(-h // t), -(-w // t)
-    index = _window_index(t, kernel, queries_by_column=True)
-    key_band = k.new_zeros((c, cols * t + 2 * r, t + 2 * r))
-    query_band = q.new_zeros((c, cols * t, t))
-    scores = q.new_empty((cols, t * t, (t + 2 * r) ** 2))
-    out = q.new_empty((n, rows * t, cols * t, kk))
-    for b in range(n):
-        for a in range(rows):
-            keys = _tile_matrices(_column_band(key_band, k, b, a * t - r, r), t, cols)
-            queries = _tile_matrices(_column_band(query_band, q, b, a * t, 0), t, cols)
-            torch.bmm(queries.transpose(1, 2), keys, out=scores)
-            picked = scores.view(cols, -1).index_select(1, index).view(cols, t, t, kk)
-            out[b, a * t:(a + 1) * t].view(t, cols, t, kk).copy_(picked.permute(2, 0, 1, 3))
-    return out[:, :h, :w].contiguous() if out.shape[1:3] != (h, w) else out
-
-
-def _aggregate_tiled(v: Tensor, weights: Tensor, kernel: int) -> Tensor:
-    """``aggregate`` by tiles, (N, C, H, W): per row of tiles, the weights scattered into (t*t, s*s)
-    matrices (zero off the windows), one batched matmul with the tiles' (C, s*s) value regions."""
-    n, c, h, w = v.shape
-    weights = weights.contiguous()
-    t, r, kk = _TILE, kernel // 2, kernel * kernel
-    rows, cols = -(-h // t), -(-w // t)
-    index = _window_index(t, kernel, queries_by_column=False)
-    padded = weights if (rows * t, cols * t) == (h, w) else F.pad(weights, (0, 0, 0, cols * t - w, 0, rows * t - h))
-    value_band = v.new_zeros((c, cols * t + 2 * r, t + 2 * r))
-    dense = v.new_zeros((cols, t * t * (t + 2 * r) ** 2))     # entries off the windows stay 0
-    res = v.new_empty((cols, c, t * t))
-    out = v.new_empty((n, c, h, w))
-    for b in range(n):
-        for a in range(rows):
-            values = _tile_matrices(_column_band(value_band, v, b, a * t - r, r), t, cols)
-            tile_weights = padded[b, a * t:(a + 1) * t].view(t, cols, t, kk).transpose(0, 1)
-            dense.index_copy_(1, index, tile_weights.reshape(cols, -1))
-            torch.bmm(values, dense.view(cols, t * t, -1).transpose(1, 2), out=res)
-            _put_tiles(out[b, :, a * t:(a + 1) * t], res.view(cols, c, t, t))
-    return out
-
-
-def _put_tiles(dest: Tensor, tiles: Tensor) -> None:
-    """dest (C, rows, W) <- tiles (cols, C, t, t) side by side, the last row and column of tiles
-    cropped to fit (no padded copy of the output to crop afterwards)."""
-    cols, c, t, _ = tiles.shape
-    rows, w = dest.shape[1:]
-    full = w // t
-    dest[:, :, :full * t].view(c, rows, full, t).copy_(tiles[:full, :, :rows].permute(1, 2, 0, 3))
-    if full < cols:
-        dest[:, :, full * t:].copy_(tiles[full, :, :rows, :w - full * t])
 
 
 def _mirror_windows(weights: Tensor, kernel: int) -> Tensor:
@@ -250,21 +148,21 @@ def _mirror_windows(weights: Tensor, kernel: int) -> Tensor:
 def _similarity_any(q: Tensor, k: Tensor, kernel: int) -> Tensor:
     """(N, C, H, W) x2 -> (N, H, W, kernel**2), by tiles or by loops (``_uses_tiles``)."""
     if _uses_tiles(q, kernel):
-        return _similarity_tiled(q, k, kernel)
+        return similarity_tiled(q, k, kernel)
     return _similarity_loop(q, k, kernel).permute(0, 2, 3, 1).contiguous()
 
 
 def _aggregate_any(v: Tensor, weights: Tensor, kernel: int) -> Tensor:
     """(N, C, H, W) values, (N, H, W, kernel**2) weights -> (N, C, H, W), by tiles or by loops."""
     if _uses_tiles(v, kernel):
-        return _aggregate_tiled(v, weights, kernel)
+        return aggregate_tiled(v, weights, kernel)
     return _aggregate_loop(v, weights.permute(0, 3, 1, 2).contiguous(), kernel)
 
 
 def _spread_any(x: Tensor, weights: Tensor, kernel: int) -> Tensor:
     """The transpose of ``_aggregate_any``: out(y + dy, x + dx) += weights(y, x, idx) * x(y, x)."""
     if _uses_tiles(x, kernel):
-        return _aggregate_tiled(x, _mirror_windows(weights, kernel), kernel)
+        return aggregate_tiled(x, _mirror_windows(weights, kernel), kernel)
     return _scatter_loop(x, weights.permute(0, 3, 1, 2).contiguous(), kernel)
 
 

@@ -82,12 +82,14 @@ class ResNet18(nn.Module):
     Args:
         width: channel multiplier (1.0 = 64/128/256/512 channels).
         dilated: output stride 8 (layer3/layer4 dilated by 2/4) instead of 32.
+        stem_pool: keep the 3x3 stride-2 max-pool after ``conv1`` (the standard network). Without
+            it every map is twice as fine (layer2 at 1/4): BiSeNet18's ``output_stride=4``.
 
     Attributes:
         channels: output channels of (layer1, layer2, layer3, layer4).
     """
 
-    def __init__(self, width: float = 1.0, dilated: bool = False):
+    def __init__(self, width: float = 1.0, dilated: bool = False, stem_pool: bool = True):
         super().__init__()
         c1, c2, c3, c4 = (scale_channels(c, width) for c in (64, 128, 256, 512))
         self.channels = (c1, c2, c3, c4)
@@ -95,7 +97,7 @@ class ResNet18(nn.Module):
         self.conv1 = nn.Conv2d(3, c1, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(c1)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.maxpool: nn.Module = nn.MaxPool2d(3, stride=2, padding=1) if stem_pool else nn.Identity()
         self.layer1 = _stage(c1, c1, stride=1, dilation=1)
         self.layer2 = _stage(c1, c2, stride=2, dilation=1)
         self.layer3 = _stage(c2, c3, stride=1 if dilated else 2, dilation=2 if dilated else 1)
@@ -108,8 +110,9 @@ class ResNet18(nn.Module):
             x: (N, 3, H, W) normalised images.
         Returns:
             (layer2, layer3, layer4) maps: (N, c2, H/8, W/8) and, for the plain network,
-            (N, c3, H/16, W/16), (N, c4, H/32, W/32); the dilated network keeps all three at H/8.
-            Sizes are rounded up for sizes that do not divide.
+            (N, c3, H/16, W/16), (N, c4, H/32, W/32); the dilated network keeps all three at H/8;
+            without ``stem_pool`` every map is twice as large. Sizes are rounded up for sizes
+            that do not divide.
         """
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         feat8 = self.layer2(self.layer1(x))

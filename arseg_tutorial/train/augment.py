@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 IGNORE_LABEL = 255
+CROP_ALIGN = 8
+"""Crop offsets are multiples of this many pixels: a whole feature cell at output stride 8 or 4."""
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Sample:
         key: (3, H, W) its keyframe, or None for per-frame training.
         flow: (2, H, W) backward flow frame -> keyframe in pixels (x, y), or None.
         valid: (H, W) bool validity of the flow, or None.
+        offset: (top, left) of the crop in the whole (rescaled, flipped) frame when ``key`` and
+            ``flow`` are whole (``random_augment(..., whole_key=True)``), else None.
     """
 
     frame: Tensor
@@ -37,6 +41,7 @@ class Sample:
     key: Tensor | None = None
     flow: Tensor | None = None
     valid: Tensor | None = None
+    offset: tuple[int, int] | None = None
 
 
 def _resize_image(x: Tensor | None, size: tuple[int, int]) -> Tensor | None:
@@ -116,26 +121,37 @@ def _uniform(generator: torch.Generator, low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand((), generator=generator))
 
 
+def _aligned_offset(generator: torch.Generator, room: int) -> int:
+    """A random crop offset in 0..room that is a multiple of ``CROP_ALIGN``."""
+    return CROP_ALIGN * int(torch.randint(0, max(room, 0) // CROP_ALIGN + 1, (), generator=generator))
+
+
 def random_augment(sample: Sample, generator: torch.Generator, crop_size: tuple[int, int],
-                   scale_range: tuple[float, float] = (0.9, 1.25), jitter: float = 0.2) -> Sample:
-    """Random scale, crop, flip and colour jitter, drawn from ``generator`` (so runs repeat).
+                   scale_range: tuple[float, float] = (0.9, 1.25), jitter: float = 0.2,
+                   whole_key: bool = False) -> Sample:
+    """Random scale, flip, colour jitter and crop, drawn from ``generator`` (so runs repeat).
 
     Args:
         sample: the example at full size.
         crop_size: (H, W) of the result.
         scale_range: the random scale factor's range.
         jitter: brightness, contrast and saturation factors are drawn from [1-jitter, 1+jitter].
+        whole_key: keep ``key`` and ``flow`` whole (rescaled, flipped, jittered) and record the
+            crop's ``offset``; ``valid`` is dropped (AR-Seg's training pairs).
     Returns:
-        The augmented sample, of spatial size ``crop_size``.
+        The augmented sample: frame and label of spatial size ``crop_size``.
     """
     height, width = sample.frame.shape[-2:]
     scale = _uniform(generator, *scale_range)
     size = (max(2, round(height * scale)), max(2, round(width * scale)))
     sample = rescale(sample, size)
-    top = int(torch.randint(0, max(size[0] - crop_size[0], 0) + 1, (), generator=generator))
-    left = int(torch.randint(0, max(size[1] - crop_size[1], 0) + 1, (), generator=generator))
-    sample = crop(sample, top, left, crop_size)
+    top = _aligned_offset(generator, size[0] - crop_size[0])
+    left = _aligned_offset(generator, size[1] - crop_size[1])
     if float(torch.rand((), generator=generator)) < 0.5:
         sample = hflip(sample)
     factors = [_uniform(generator, 1 - jitter, 1 + jitter) for _ in range(3)]
-    return color_jitter(sample, *factors)
+    sample = color_jitter(sample, *factors)
+    if not whole_key:
+        return crop(sample, top, left, crop_size)
+    cropped = crop(replace(sample, key=None, flow=None, valid=None), top, left, crop_size)
+    return replace(cropped, key=sample.key, flow=sample.flow, offset=(top, left))

@@ -12,9 +12,11 @@ the shipped files and reads them back; in the library only the command line impo
 """
 from __future__ import annotations
 
+import dataclasses
 import platform
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from arseg_tutorial import assets
@@ -37,20 +39,25 @@ def _find_run(profile: Profile, name: str) -> recipes.Run:
 
 
 def train_shipped_run(profile: Profile, name: str, clips: ClipSet | None = None,
-                      progress: bool = True, max_steps: int | None = None) -> TrainResult:
-    """Train (or resume, or just load when finished) one shipped run; HR first if it needs it."""
+                      progress: bool = True, max_steps: int | None = None,
+                      val_clips: ClipSet | None = None) -> TrainResult:
+    """Train (or resume, or just load when finished) one shipped run; HR first if it needs it.
+    Runs that validate (``profile.eval_every``) load the validation split unless given it."""
     run = _find_run(profile, name)
     clips = clips if clips is not None else load_clips(split_config(profile, "train"), progress=progress)
+    if run.config.eval_every and val_clips is None:
+        val_clips = load_clips(split_config(profile, "val"), progress=progress)
     hr_state = None
     if run.method != "hr":
-        hr_state = train_shipped_run(profile, "hr", clips, progress).model.state_dict()
+        hr_state = train_shipped_run(profile, "hr", clips, progress, val_clips=val_clips).model.state_dict()
     return train(run.config, clips, recipes.run_checkpoint_path(profile, run, hr_state),
-                 hr_state=hr_state, progress=progress, max_steps=max_steps, profile=profile.name)
+                 hr_state=hr_state, progress=progress, max_steps=max_steps, profile=profile.name,
+                 val_clips=val_clips)
 
 
 def _curve(history: list[dict]) -> dict[str, list]:
     kept = [h for h in history if h["step"] % CURVE_EVERY == 0 or h["step"] == len(history)]
-    keys = [k for k in kept[0] if k != "step"] if kept else []
+    keys = list(dict.fromkeys(k for h in kept for k in h if k != "step"))   # "val_miou" on some steps only
     return {"step": [h["step"] for h in kept], **{k: [h.get(k) for h in kept] for k in keys}}
 
 
@@ -72,7 +79,8 @@ def train_all(profile: Profile, workers: int = 1, progress: bool = True) -> None
     profile up by name).
     """
     clips = load_clips(split_config(profile, "train"), progress=progress, workers=workers)
-    train_shipped_run(profile, "hr", clips, progress=progress)
+    val_clips = load_clips(split_config(profile, "val"), progress=progress, workers=workers)
+    train_shipped_run(profile, "hr", clips, progress=progress, val_clips=val_clips)
     names = [r.name for r in recipes.shipped_runs(profile) if r.name != "hr"]
     if workers <= 1:
         return
@@ -121,7 +129,8 @@ def _train_command(run: recipes.Run) -> str:
     if run.method == "hr":
         return "python -m arseg_tutorial train --method hr"
     cmd = f"python -m arseg_tutorial train --method {run.method} --scale {run.scale:g}"
-    return cmd + (f" --ablation {run.ablation}" if run.ablation else "")
+    cmd += f" --ablation {run.ablation}" if run.ablation else ""
+    return cmd + (f" --seed {run.config.seed}" if run.config.seed else "")
 
 
 def check_overwrite(profile: Profile, folder: Path, force: bool = False) -> None:
@@ -170,8 +179,8 @@ def build_assets(profile: Profile, folder: Path | None = None, progress: bool = 
             "file": file, "sha256": sha, "method": run.method, "scale": run.scale,
             "ablation": run.ablation, "config": run.config.to_dict(),
             "train_seconds": round(result.seconds, 1), "steps": result.steps_done,
-            "creff_lr_sum": round(creff_learning_rate_sum(run.config), 4),
-            "command": _train_command(run),
+            "creff_lr_sum": round(creff_learning_rate_sum(run.config, result.history), 4),
+            "validation": result.validation, "command": _train_command(run),
         }
         _evaluate_entry(profile, folder, run, entries[run.name], shipped, eval_clips)
         curves[run.name] = _curve(result.history)
@@ -215,10 +224,19 @@ def _evaluate_entry(profile: Profile, folder: Path, run: recipes.Run, entry: dic
         assets.shipped_file(folder, entry), asked={"profile": profile.name, "method": run.method})
     hr = shipped.get("hr")
     reports = {split: evaluate_networks(run.method, run.scale, hr if run.method != "lr" else None,
-                                        shipped[run.name] if run.method != "hr" else None, clips, profile,
+                                        shipped[run.name] if run.method != "hr" else None,
+                                        clips_as_trained(clips, run.config), profile,
                                         timing_clips=2 if split == "test" else 0)
                for split, clips in eval_clips.items()}
     entry["metrics"], entry["metrics_unseen"] = reports["test"].to_dict(), reports["unseen"].to_dict()
+
+
+def clips_as_trained(clips: ClipSet, config) -> ClipSet:
+    """The clips with the flow a run was trained with: zero for the zero-flow ablation, which is
+    validated and tested with zero flow too."""
+    if config.flow == "mv":
+        return clips
+    return dataclasses.replace(clips, flow_key=np.zeros_like(clips.flow_key))
 
 
 def _write_all(profile: Profile, folder: Path, splits: dict, entries: dict, shipped: dict,
@@ -253,7 +271,7 @@ def _manifest(profile: Profile, splits: dict, entries: dict, references: dict) -
 def _method_table(manifest: dict, metrics_key: str, references: dict) -> dict:
     sweep: dict[str, dict[str, dict]] = {"hr": {}, "lr": {}, "arseg": {}}
     for entry in manifest["checkpoints"].values():
-        if entry["ablation"] is None:
+        if entry["ablation"] is None and not entry["config"].get("seed"):
             sweep[entry["method"]][f"{entry['scale']:g}"] = entry[metrics_key]
     if references:
         sweep["warp"] = {"1": references["warp"]}
@@ -264,7 +282,7 @@ def sweep_from_manifest(manifest: dict) -> dict:
     """Notebook 06's table: method -> scale -> metrics (HR and warp under scale "1").
 
     Keys: ``methods`` (hr, lr, arseg with the default CReFF, warp; test split), ``oracle``
-    (scale -> the per-pixel oracle of warp and LR-only), ``creff_variants`` (variant -> scale ->
+    (scale -> the per-pixel oracle of warp and LR-only), ``creff_windows`` (CReFF window -> scale ->
     metrics of AR-Seg), and ``unseen`` (the same three tables on the unseen seeds).
     """
     references = manifest.get("references", {})
@@ -273,17 +291,32 @@ def sweep_from_manifest(manifest: dict) -> dict:
     sweep = {"profile": manifest["profile"], "gop_length": manifest["profile_config"]["gop_length"],
              "test_split": manifest["test_split"],
              "methods": _method_table(manifest, "metrics", references.get("test"))}
-    paper = recipes.run_name("arseg", recipes.ABLATION_SCALE, "paper")
+    windows = {entry["config"]["creff_kernel"]: name for name, entry in entries.items()
+               if name in (recipes.run_name("arseg", recipes.ABLATION_SCALE),
+                           recipes.run_name("arseg", recipes.ABLATION_SCALE, "kernel5"))}
     if references:
         sweep["oracle"] = references["test"]["oracle"]
-        sweep["creff_variants"] = {"tutorial": {scale: sweep["methods"]["arseg"][scale]},
-                                   "paper": {scale: entries[paper]["metrics"]}}
+        sweep["creff_windows"] = {f"{k}": {scale: entries[n]["metrics"]} for k, n in sorted(windows.items())}
         unseen = _method_table(manifest, "metrics_unseen", references["unseen"])
         sweep["unseen"] = {"split": manifest["unseen_split"], "methods": unseen,
                            "oracle": references["unseen"]["oracle"],
-                           "creff_variants": {"tutorial": {scale: unseen["arseg"][scale]},
-                                              "paper": {scale: entries[paper]["metrics_unseen"]}}}
+                           "creff_windows": {f"{k}": {scale: entries[n]["metrics_unseen"]}
+                                             for k, n in sorted(windows.items())}}
     return sweep
+
+
+def seed_spread(manifest: dict, metrics_key: str = "metrics") -> dict:
+    """AR-Seg at s = 0.5 and its zero-flow ablation over their seeds: variant -> {"seeds",
+    "mean_miou" (one per seed), "mean", "spread" (max - min)}, for notebooks to say which
+    differences are larger than seed noise."""
+    out = {}
+    for ablation in recipes.SEEDED:
+        names = [recipes.run_name("arseg", recipes.ABLATION_SCALE, ablation, seed)
+                 for seed in (0, *recipes.EXTRA_SEEDS)]
+        values = [manifest["checkpoints"][n][metrics_key]["mean_miou"] for n in names]
+        out[ablation or "full"] = {"seeds": [0, *recipes.EXTRA_SEEDS], "runs": names, "mean_miou": values,
+                                   "mean": sum(values) / len(values), "spread": max(values) - min(values)}
+    return out
 
 
 def ablation_from_manifest(manifest: dict, curves: dict) -> dict:
@@ -291,6 +324,8 @@ def ablation_from_manifest(manifest: dict, curves: dict) -> dict:
     scale = recipes.ABLATION_SCALE
     variants = {"full": recipes.run_name("arseg", scale)}
     variants.update({a: recipes.run_name("arseg", scale, a) for a in recipes.ABLATIONS})
+    seeds = {split: seed_spread(manifest, key) for split, key in (("test", "metrics"), ("unseen", "metrics_unseen"))
+             if all(key in entry for entry in manifest["checkpoints"].values())}
     table = {}
     for variant, name in variants.items():
         entry = manifest["checkpoints"][name]
@@ -301,4 +336,5 @@ def ablation_from_manifest(manifest: dict, curves: dict) -> dict:
                           "final_loss": curves[name]["loss"][-1]}
     return {"scale": scale, "hr_mean_miou": manifest["checkpoints"]["hr"]["metrics"]["mean_miou"],
             "lr_mean_miou": manifest["checkpoints"][recipes.run_name("lr", scale)]["metrics"]["mean_miou"],
-            "variants": table}
+            "warp_mean_miou": manifest.get("references", {}).get("test", {}).get("warp", {}).get("mean_miou"),
+            "variants": table, "seeds": seeds}

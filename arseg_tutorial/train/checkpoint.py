@@ -76,7 +76,9 @@ def _out_of_space(error: BaseException, path: Path) -> bool:
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, step: int, history: list[dict[str, float]],
-                    config: dict[str, Any], meta: dict[str, Any], seconds: float = 0.0) -> Path:
+                    config: dict[str, Any], meta: dict[str, Any], seconds: float = 0.0,
+                    validation: dict[str, Any] | None = None,
+                    best_model: dict[str, torch.Tensor] | None = None) -> Path:
     """Write a resumable checkpoint atomically.
 
     Args:
@@ -87,6 +89,8 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
         config: the training configuration as a plain dict (checked again on resume).
         meta: what the network is (``checkpoint_file.network_meta``; checked again on resume).
         seconds: training wall-clock time so far.
+        validation: the run's ``plateau.ValidationRecord.to_dict()`` (runs that validate).
+        best_model: the state dict of the best validation evaluation so far.
     Returns:
         The path written.
     """
@@ -94,6 +98,7 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "step": step, "history": list(history),
         "config": dict(config), "meta": dict(meta), "seconds": float(seconds), "rng": rng_state(),
+        "validation": dict(validation or {}), "best_model": best_model,
     }, path)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from arseg_tutorial.models.preprocess import normalize
@@ -24,7 +25,8 @@ from arseg_tutorial.train.losses import fst_loss, segmentation_loss
 
 METHODS = ("hr", "lr", "arseg")
 FLOWS = ("mv", "zero")
-CREFF_VARIANTS = ("tutorial", "paper")
+CREFF_VARIANTS = ("paper", "position_bias")
+SCHEDULES = ("cosine", "plateau")
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,29 @@ class TrainConfig:
         fst_weight: weight of the explicit FST loss (0 = the "no FST" ablation).
         freeze_classifier: keep the classifier copied from HR frozen (False = ablation).
         flow: "mv" (codec motion vectors) or "zero" (no alignment, ablation).
-        creff_variant: "tutorial" (the default: a learnable position bias on the attention logits,
-            starting on the aligned tap, and Q/K/V convs starting near the identity, see
-            ``models.creff`` and ``trainer.init_creff_identity``) or "paper" (the official module:
-            random Kaiming convs, no positional term).
+        creff_variant: "paper" (the default, the official module: random Kaiming convs, LR
+            feature + local attention) or "position_bias" (an extension: a learnable position bias
+            on the attention logits starting on the aligned tap, Q/K/V convs starting near the
+            identity, attention output alone; see ``models.creff`` and
+            ``trainer.init_creff_identity``).
         creff_kernel: CReFF's attention window (7 in the paper at 720x960; the small profiles use
             3, see ``Profile.creff_kernel``).
         creff_lr_multiplier: CReFF's learning rate relative to ``learning_rate`` (its weights
             start from scratch while the rest starts from the trained HR network).
+        schedule: "cosine" (the learning rate falls from ``learning_rate`` to 0 over ``steps``)
+            or "plateau" (constant until the validation mIoU stops rising, then a cosine
+            anneal over ``anneal_fraction`` x the steps so far; ``steps`` is then a cap; see
+            ``train.plateau``).
+        eval_every: steps between validation evaluations (0 = none; "plateau" needs them).
+        plateau_min_steps: "plateau": steps (counted from the start of AR-Seg's stage 2) before
+            a plateau may be declared.
+        plateau_gain: "plateau": the run has plateaued when the best validation mIoU of the last
+            quarter of its steps is less than this (in points) above the best before it.
+        anneal_fraction: "plateau": length of the final anneal relative to the steps before it.
         model: network name for ``arseg_tutorial.models.build_model``.
         net_width: channel multiplier of the network.
+        output_stride: input pixels per feature cell of BiSeNet18 (8 = official, 4 = the small
+            profiles' finer grid).
         num_classes: K.
     """
 
@@ -74,10 +89,16 @@ class TrainConfig:
     fst_weight: float = 1.0
     freeze_classifier: bool = True
     flow: str = "mv"
-    creff_variant: str = "tutorial"
+    creff_variant: str = "paper"
     creff_kernel: int = 7
     creff_lr_multiplier: float = 1.0
+    schedule: str = "cosine"
+    eval_every: int = 0
+    plateau_min_steps: int = 0
+    plateau_gain: float = 0.5
+    anneal_fraction: float = 0.25
     model: str = "bisenet18"
+    output_stride: int = 8
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -89,6 +110,10 @@ class TrainConfig:
         if self.creff_kernel < 1 or self.creff_kernel % 2 == 0:
             raise ValueError(f"creff_kernel must be an odd window size >= 1 (7 in the paper), "
                              f"got {self.creff_kernel}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.schedule == "plateau" and self.eval_every < 1:
+            raise ValueError("the plateau schedule needs validation: set eval_every >= 1")
         if not 0 < self.scale <= 1:
             raise ValueError(f"scale must be in (0, 1], got {self.scale}")
         if self.steps < 1 or self.batch_size < 1:
@@ -123,8 +148,9 @@ def _sample(clips: ClipSet, config: TrainConfig, seed: int) -> Sample:
         if config.flow == "zero":
             flow = torch.zeros_like(flow)
         sample = Sample(as_float(clips.frames[clip, t]), torch.from_numpy(clips.labels[clip, t]).long(),
-                        as_float(clips.frames[clip, 0]), flow, torch.from_numpy(clips.valid_key[clip, t]))
-    return random_augment(sample, generator, config.crop_size, config.scale_range)
+                        as_float(clips.frames[clip, 0]), flow)
+    return random_augment(sample, generator, config.crop_size, config.scale_range,
+                          whole_key=config.method == "arseg")
 
 
 def make_batch(clips: ClipSet, config: TrainConfig, step: int, rank: int = 0,
@@ -132,17 +158,21 @@ def make_batch(clips: ClipSet, config: TrainConfig, step: int, rank: int = 0,
     """This process's share of the batch of ``step``.
 
     Returns:
-        Dict with "frame" (B, 3, H, W) normalised, "label" (B, H, W) int64 and, for ``arseg``,
-        "key" (B, 3, H, W) normalised and "flow" (B, 2, H, W) pixels.
+        Dict with "frame" (B, 3, H, W) normalised (the crops) and "label" (B, H, W) int64 and,
+        for ``arseg``, lists of B whole keyframes "key" (3, H', W') normalised, whole flows
+        "flow" (2, H', W') in pixels (each sample has its own random scale, so H', W' differ)
+        and crop offsets "offset" (top, left).
     """
     seeds = sample_seeds(config, step)[rank::world_size]
     samples = [_sample(clips, config, s) for s in seeds]
-    batch = {"frame": normalize(torch.stack([s.frame for s in samples])),
-             "label": torch.stack([s.label for s in samples])}
+    move = (lambda x: x.to(device) if device is not None else x)
+    batch = {"frame": move(normalize(torch.stack([s.frame for s in samples]))),
+             "label": move(torch.stack([s.label for s in samples]))}
     if config.method == "arseg":
-        batch["key"] = normalize(torch.stack([s.key for s in samples]))
-        batch["flow"] = torch.stack([s.flow for s in samples])
-    return {k: v.to(device) if device is not None else v for k, v in batch.items()}
+        batch["key"] = [move(normalize(s.key)) for s in samples]
+        batch["flow"] = [move(s.flow) for s in samples]
+        batch["offset"] = [s.offset for s in samples]
+    return batch
 
 
 def per_frame_loss(model: torch.nn.Module, batch: dict[str, Tensor], scale: float) -> dict[str, Tensor]:
@@ -155,22 +185,47 @@ def per_frame_loss(model: torch.nn.Module, batch: dict[str, Tensor], scale: floa
     return {"loss": seg, "seg": seg}
 
 
-def arseg_loss(lr_model: torch.nn.Module, arseg: torch.nn.Module, batch: dict[str, Tensor],
+def crop_feature(feature: Tensor, offset: tuple[int, int], crop_size: tuple[int, int],
+                 stride: int) -> Tensor:
+    """The window of a (N, C, h, w) whole-frame feature that covers the pixel crop at ``offset``
+    (multiples of ``stride``) of ``crop_size``; cells beyond the feature are 0."""
+    top, left = offset[0] // stride, offset[1] // stride
+    rows, cols = -(-crop_size[0] // stride), -(-crop_size[1] // stride)
+    pad_bottom = max(0, top + rows - feature.shape[-2])
+    pad_right = max(0, left + cols - feature.shape[-1])
+    if pad_bottom or pad_right:
+        feature = F.pad(feature, (0, pad_right, 0, pad_bottom))
+    return feature[..., top:top + rows, left:left + cols]
+
+
+def keyframe_references(arseg: torch.nn.Module, batch: dict, crop_size: tuple[int, int]) -> Tensor:
+    """Each sample's whole keyframe through the HR network, its feature warped to the whole
+    current frame by the whole flow (as at test time), then cut to the crop: (B, C, h, w)."""
+    stride = arseg.hr_model.output_stride
+    references = []
+    for key, flow, offset in zip(batch["key"], batch["flow"], batch["offset"]):
+        feature = arseg.hr_model.forward_phase1(key[None])
+        warped = arseg.warp_keyframe_feature(feature, flow[None], key[None])
+        references.append(crop_feature(warped, offset, crop_size, stride))
+    return torch.cat(references)
+
+
+def arseg_loss(lr_model: torch.nn.Module, arseg: torch.nn.Module, batch: dict,
                config: TrainConfig, stage: int) -> dict[str, Tensor]:
     """Loss of the ``arseg`` method (``lr_model`` may be the DDP-wrapped ``arseg.lr_model``).
 
-    The HR teacher (``arseg.hr_model``, eval mode) computes the keyframe's and the current
-    frame's features once, without gradients.
+    The HR teacher (``arseg.hr_model``, eval mode) computes, without gradients, the current
+    frame's feature (the FST target) and, in stage 2, the whole keyframe's feature warped into
+    the crop (``keyframe_references``).
     """
     from arseg_tutorial.models.arseg import downsample_frame
 
     frame = batch["frame"]
     with torch.no_grad():
-        hr_features = arseg.hr_model.forward_phase1(torch.cat([batch["key"], frame]))
-        key_feature, target_feature = hr_features.chunk(2)
+        target_feature = arseg.hr_model.forward_phase1(frame)
         reference = None
         if stage == 2:
-            reference = arseg.warp_keyframe_feature(key_feature, batch["flow"], frame)
+            reference = keyframe_references(arseg, batch, tuple(frame.shape[-2:]))
     out = lr_model(downsample_frame(frame, config.scale), reference=reference,
                    output_size=tuple(batch["label"].shape[-2:]))
     seg = segmentation_loss((out.logits, *out.aux), batch["label"])

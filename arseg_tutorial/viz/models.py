@@ -363,7 +363,8 @@ def plot_alignment(state: dict) -> Figure:
 def plot_attention_windows(windows: dict[str, dict[str, np.ndarray]], title: str = "") -> Figure:
     """Weights of one pixel's window, one row per model and one column per reference kind.
 
-    Introduced in notebook 04 (paper vs tutorial CReFF; aligned, zero-flow and exact references).
+    Introduced in notebook 04 (the trained module and a constructed position bias; aligned, zero-flow
+    and exact references).
 
     Args:
         windows: row name -> column name -> (k, k) softmax weights.

@@ -19,66 +19,61 @@ from arseg_tutorial.train.history import stage_switch
 from arseg_tutorial.viz import SMALL_FONT_PT
 
 METHOD_COLOURS = {"hr": "#D55E00", "lr": "#0072B2", "arseg": "#009E73", "warp": "#E69F00",
-                  "paper": "#CC79A7", "oracle": "#000000"}
+                  "oracle": "#000000"}
 """One colour per method in every figure, from the colour-blind-safe Okabe-Ito palette: vermillion
-HR, blue LR-only, bluish green AR-Seg, orange the warped keyframe ("warp"), reddish purple AR-Seg
-with the paper's CReFF, black the oracle bound. Scales of one method share its colour and differ
-by line style (``SCALE_STYLES``)."""
+HR, blue LR-only, bluish green AR-Seg, orange the warped keyframe ("warp"), black the oracle
+bound. Scales of one method share its colour and differ by line style (``SCALE_STYLES``)."""
 METHOD_LABELS = {"hr": "HR every frame", "lr": "LR-only", "arseg": "AR-Seg",
-                 "warp": "warped keyframe", "paper": "AR-Seg (paper CReFF)", "oracle": "oracle bound"}
+                 "warp": "warped keyframe", "oracle": "oracle bound"}
 SCALE_STYLES = ("-", "--", "-.", ":")
+"""Line styles that tell the scales of one method apart (smallest scale first)."""
 ABLATION_GREYS = ("0.15", "0.45", "0.7")
 """Greys for ablation variants that are not a method of their own (no FST, unfrozen classifier,
-zero flow)."""
-"""Line styles that tell the scales of one method apart (smallest scale first)."""
-ABLATION_LABELS = {"full": "full AR-Seg", "no_fst": "no FST loss",
-                   "unfrozen_classifier": "unfrozen classifier", "zero_flow": "zero flow (no MVs)",
-                   "paper": "paper CReFF", "paper_creff": "paper CReFF"}
+zero flow, another window)."""
 
 
 def method_of(label: str) -> str | None:
     """The method key a figure label stands for ("AR-Seg s=0.5" -> "arseg", "warped keyframe" ->
-    "warp", "AR-Seg (paper CReFF)" -> "paper"), or None.
+    "warp"), or None.
 
     Introduced in notebook 06.
     """
     text = label.lower().replace("-", "").replace(" ", "")
-    if text.startswith("arseg") and "paper" in text:
-        return "paper"
     return next((m for m in ("arseg", "hr", "lr", "warp", "oracle") if text.startswith(m)), None)
 
 
 def run_colour(run: str) -> str:
     """The colour of a shipped run in figures: its method's, grey for the other ablations.
 
-    Introduced in notebook 05 ("arseg-0.5" -> AR-Seg's green, "arseg-0.5-paper" -> the paper
-    variant's purple, "arseg-0.5-no_fst" -> grey).
+    Introduced in notebook 05 ("arseg-0.5" -> AR-Seg's green, "arseg-0.5-no_fst" -> grey).
     """
     parts = run.split("-")
     if parts[0] == "arseg" and len(parts) > 2:
-        return METHOD_COLOURS["paper"] if "paper" in parts[2] else ABLATION_GREYS[0]
+        return ABLATION_GREYS[0]
     return METHOD_COLOURS.get(parts[0], ABLATION_GREYS[1])
 
 
 def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Sequence[str] | None = None,
                          title: str = "training curves of the shipped checkpoints") -> Figure:
-    """Segmentation loss (left) and explicit FST loss (right, AR-Seg runs) against the step.
+    """Segmentation loss, explicit FST loss (AR-Seg runs) and validation mIoU against the step.
 
     Introduced in notebook 05.
 
     Args:
         curves: run name -> {"step": [...], "loss": [...], "seg": [...], "fst": [...] (AR-Seg),
-            "stage": [...]} as in ``data/training_curves.json``.
+            "stage": [...], "val_miou": [...] (None where the run did not validate)} as in
+            ``data/training_curves.json``.
         runs: the runs to draw (default all).
         title: the figure title.
     Returns:
-        The figure; a dotted line marks where AR-Seg's stage 2 (with CReFF) begins.
+        The figure; a dotted line marks where AR-Seg's stage 2 (with CReFF) begins, a star each
+        run's best validation evaluation (the weights it ships).
     """
     runs = list(curves) if runs is None else list(runs)
     missing = [r for r in runs if r not in curves]
     if missing:
         raise KeyError(f"no training curve for {missing}; available: {sorted(curves)}")
-    fig, (seg_ax, fst_ax) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    fig, (seg_ax, fst_ax, val_ax) = plt.subplots(1, 3, figsize=(15, 3.9), constrained_layout=True)
     for name in runs:
         curve, colour = curves[name], run_colour(name)
         style = "--" if colour in ABLATION_GREYS else "-"
@@ -88,11 +83,19 @@ def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Seq
             switch = stage_switch(curve)
             if switch is not None:
                 fst_ax.axvline(switch, color=colour, ls=":", lw=1)
+        evals = [(s, v) for s, v in zip(curve["step"], curve.get("val_miou") or []) if v is not None]
+        if evals:
+            steps, values = zip(*evals)
+            val_ax.plot(steps, values, color=colour, ls=style, label=name)
+            best = max(range(len(values)), key=values.__getitem__)
+            val_ax.plot([steps[best]], [values[best]], "*", ms=11, color=colour)
     seg_ax.set(xlabel="optimisation step", ylabel="OHEM cross-entropy (main + 2 aux heads)",
                title="segmentation loss")
     fst_ax.set(xlabel="optimisation step", ylabel="FST loss (MSE of features)",
                title="explicit FST loss (dotted: stage 2, CReFF on)")
-    for ax in (seg_ax, fst_ax):
+    val_ax.set(xlabel="optimisation step", ylabel="mean mIoU over d (%)",
+               title="validation mIoU (star: the weights shipped)")
+    for ax in (seg_ax, fst_ax, val_ax):
         if ax.lines:
             ax.legend(fontsize=SMALL_FONT_PT, ncol=2)
     fig.suptitle(title)
@@ -173,73 +176,6 @@ def train_with_live_plot(config, clips, checkpoint_path: str | Path, hr_state: d
             bar.set_postfix(loss=f"{result.history[-1]['loss']:.3f}")
             plot.update(result.history)
     return result
-
-
-REFERENCE_KEYS = (("hr_mean_miou", "hr"), ("lr_mean_miou", "lr"), ("warp_mean_miou", "warp"))
-"""The reference methods an ablation table may carry (key in ``data/ablation.json``, method)."""
-
-
-def format_ablation_table(ablation: Mapping) -> str:
-    """The ablation of ``data/ablation.json`` as a fixed-width text table (mIoU in %).
-
-    Introduced in notebook 05.
-    """
-    lines = [f"{'variant':<22}{'mean mIoU':>10}{'vs full':>9}{'final loss':>12}  command"]
-    full = ablation["variants"]["full"]["mean_miou"]
-    for name, row in ablation["variants"].items():
-        lines.append(f"{ABLATION_LABELS.get(name, name):<22}{row['mean_miou']:>10.2f}"
-                     f"{row['mean_miou'] - full:>+9.2f}{row['final_loss']:>12.4f}  {row['command']}")
-    for key, method in REFERENCE_KEYS:
-        if key in ablation:
-            lines.append(f"{METHOD_LABELS[method]:<22}{ablation[key]:>10.2f}{ablation[key] - full:>+9.2f}")
-    return "\n".join(lines)
-
-
-def _ablation_colours(names: Sequence[str]) -> list[str]:
-    """full = AR-Seg's colour, the paper variant its own, every other variant a grey."""
-    greys = iter(ABLATION_GREYS * len(names))
-    return [METHOD_COLOURS["arseg"] if n == "full" else METHOD_COLOURS["paper"] if "paper" in n
-            else next(greys) for n in names]
-
-
-def plot_ablation(ablation: Mapping) -> Figure:
-    """Mean mIoU per ablation variant (bars, with HR and LR-only as lines) and per distance.
-
-    Introduced in notebook 05.
-
-    Args:
-        ablation: the content of ``data/ablation.json`` ("scale", "hr_mean_miou",
-            "lr_mean_miou", "variants": name -> {"mean_miou", "per_distance", ...}).
-    """
-    variants = ablation["variants"]
-    names = list(variants)
-    fig, (bar_ax, dist_ax) = plt.subplots(1, 2, figsize=(11.5, 4), constrained_layout=True)
-    values = [variants[n]["mean_miou"] for n in names]
-    colours = _ablation_colours(names)
-    bar_ax.bar(range(len(names)), values, color=colours)
-    for i, value in enumerate(values):
-        bar_ax.text(i, value, f"{value:.1f}", ha="center", va="bottom", fontsize=SMALL_FONT_PT)
-    for key, method in REFERENCE_KEYS:
-        if key not in ablation:
-            continue
-        bar_ax.axhline(ablation[key], color=METHOD_COLOURS[method], ls="--",
-                       label=f"{METHOD_LABELS[method]}: {ablation[key]:.1f}")
-    bar_ax.set_xticks(range(len(names)), [ABLATION_LABELS.get(n, n) for n in names], rotation=15,
-                      fontsize=SMALL_FONT_PT)
-    bar_ax.set_ylim(0.0, 1.3 * max(values + [ablation["hr_mean_miou"]]))    # bars from 0: heights compare
-    bar_ax.set(ylabel="mean mIoU over d = 0..L-1 (%)",
-               title=f"ablation at s = {ablation['scale']:g} (test split)")
-    bar_ax.legend(fontsize=SMALL_FONT_PT, loc="upper center", ncol=2)
-    grey_styles = iter(["s--", "^:", "v-.", "D--"])        # each grey variant its own marker and dashes
-    for colour, name in zip(colours, names):
-        per_distance = variants[name]["per_distance"]
-        style = next(grey_styles, "s--") if colour in ABLATION_GREYS else "o-"
-        dist_ax.plot(range(len(per_distance)), per_distance, style, ms=4, color=colour,
-                     label=ABLATION_LABELS.get(name, name))
-    dist_ax.set(xlabel="distance d from the keyframe (frames)", ylabel="mIoU (%)",
-                title="per keyframe distance")
-    dist_ax.legend(fontsize=SMALL_FONT_PT)
-    return fig
 
 
 def plot_pareto(ax: Axes, points: Mapping[str, Sequence[tuple[float, float, float]]],

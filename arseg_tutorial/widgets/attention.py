@@ -54,8 +54,8 @@ def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0,
     Introduced in notebook 04.
 
     Args:
-        ablation: a shipped AR-Seg variant instead of the default, e.g. "paper" (the official
-            CReFF) for the run "arseg-0.5-paper".
+        ablation: a shipped AR-Seg variant instead of the default, e.g. "kernel5" (the run
+            "arseg-0.5-kernel5", a 5x5 window).
     """
     try:
         from arseg_tutorial.assets import load_method
@@ -68,10 +68,11 @@ def load_demo_arseg(profile: Profile, lr_scale: float = 0.5, seed: int = 0,
         from arseg_tutorial.train.recipes import ABLATIONS
 
         seed_everything(seed)
-        hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width)
-        variant = ABLATIONS.get(ablation, {}).get("creff_variant", "tutorial")
-        return DemoModel(ARSeg(hr, lr, lr_scale, creff_kernel=profile.creff_kernel, creff_variant=variant).eval(), False,
+        hr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width, output_stride=profile.output_stride)
+        lr = build_model("bisenet18", NUM_CLASSES, width=profile.net_width, output_stride=profile.output_stride)
+        changes = ABLATIONS.get(ablation, {})
+        return DemoModel(ARSeg(hr, lr, lr_scale, creff_kernel=changes.get("creff_kernel", profile.creff_kernel),
+                               creff_variant=changes.get("creff_variant", "paper")).eval(), False,
                          f"UNTRAINED bisenet18 (width {profile.net_width}, seed {seed}): no shipped "
                          "checkpoints found; weights are random")
 
@@ -374,7 +375,7 @@ class AttentionExplorer:
 def format_attention_statistics(statistics: dict[str, dict[str, dict[str, float]]]) -> str:
     """A table of ``AttentionExplorer.statistics()`` for several models (name -> statistics).
 
-    Introduced in notebook 04 (the paper and tutorial CReFF variants side by side).
+    Introduced in notebook 04 (the trained module with three references).
     """
     lines = [f"{'CReFF':<12}{'reference':<12}{'centre weight':>15}{'largest weight':>16}{'entropy':>9}"
              f"{'uniform':>9}{'argmax = centre':>17}"]
