@@ -88,7 +88,7 @@ def plot_ablation(ablation: Mapping) -> Figure:
     dot_ax.set_ylim(-0.7, len(names) - 0.2)
     dot_ax.set(xlabel="mean mIoU over d = 0..L-1 (%)",
                title=f"ablation at s = {ablation['scale']:g} (test split; diamond = seed 0)")
-    dot_ax.legend(fontsize=SMALL_FONT_PT, loc="lower left")
+    dot_ax.legend(fontsize=SMALL_FONT_PT, loc="center right")    # clear of the dots, which lie left of HR
     grey_styles = iter(["s--", "^:", "v-.", "D--"])        # each grey variant its own marker and dashes
     for colour, name in zip(colours, names):
         per_distance = variants[name]["per_distance"]
