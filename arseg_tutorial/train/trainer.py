@@ -100,8 +100,8 @@ def init_creff_identity(creff: nn.Module) -> None:
     which training refines rather than having to discover. The similarity has no 1/sqrt(C) of its
     own (as in the paper), so with Kaiming-random convs its dot products over C channels of
     trained features are large and the softmax starts by fetching features from arbitrary
-    neighbours; the 1/sqrt(C) in the query's start keeps the softmax soft instead. The shipped
-    ``arseg-0.5-position_bias`` run measures this variant against the paper's module.
+    neighbours; the 1/sqrt(C) in the query's start keeps the softmax soft instead. No shipped run
+    uses this variant; notebook 04 explains why the paper's module is the default.
     """
     with torch.no_grad():
         for conv in (creff.query_conv, creff.key_conv, creff.value_conv):
@@ -287,8 +287,8 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
         optimizer.step()
         scheduler.step()
         step += 1
-        record_ = {k: round(float(v.detach()), 6) for k, v in losses.items()}
-        history.append({"step": step, **record_, "lr": rate, "stage": stage})
+        values = {k: round(float(v.detach()), 6) for k, v in losses.items()}
+        history.append({"step": step, **values, "lr": rate, "stage": stage})
         if config.eval_every and step > stage2_start and \
                 ((step - stage2_start) % config.eval_every == 0 or step == end()):
             if record.add(step, validate(model, arseg, config, val_clips)):
@@ -300,7 +300,7 @@ def train(config: TrainConfig, clips: ClipSet, checkpoint_path: str | Path, *,
         seconds += time.perf_counter() - start
         bar.total = min(cap, end())
         bar.update(1)
-        bar.set_postfix(loss=f"{record_['loss']:.3f}")
+        bar.set_postfix(loss=f"{values['loss']:.3f}")
         if on_step is not None and context.is_main:
             on_step(history[-1])
         if step % checkpoint_every == 0 or step == min(cap, end()):
