@@ -239,3 +239,21 @@ def test_gop_cache_is_shared_with_the_static_state(codec_clip):
     view = GopExplorerView(frames, 3, 0)
     key = codec_widgets._encoding_key(frames, 3, 0)
     assert key in codec_widgets._ENCODED and view.pending(gop_length=3, bframes=0) is None
+
+
+def test_every_explorer_fits_a_laptop_window_unscaled(codec_video, codec_clip, attention_explorer):
+    """No explorer PNG is wider than ``FIGURE_WIDTH_IN``: JupyterLab would shrink it, and its 9 pt text."""
+    from arseg_tutorial.viz import FIGURE_WIDTH_IN
+    from arseg_tutorial.widgets.attention_view import AttentionLiveView
+    from arseg_tutorial.widgets.live import EXPLORER_DPI
+
+    resolution = ResolutionExplorer(codec_clip.frames[0], codec_clip.labels[0], cost_size=(96, 128), net_width=0.25)
+    pictures = {"clip player": ClipPlayerView(codec_clip).render_png(t=2),
+                "GOP explorer": GopExplorerView(codec_clip.frames, 12, 0).render_png(gop_length=12, bframes=0),
+                "scrubber": FrameScrubberView(codec_video, codec_clip).render_png(t=5, overlay=SCRUBBER_OVERLAYS[0]),
+                "resolution": ResolutionLiveView(resolution, 0.5).render_png(lr_scale=0.5),
+                "attention": AttentionLiveView(attention_explorer, 60, 80).render_png(
+                    pixel_y=60, pixel_x=80, kernel=3, aligned=True)}
+    for name, png in pictures.items():
+        assert Image.open(io.BytesIO(png)).width <= round(FIGURE_WIDTH_IN * EXPLORER_DPI), name
+    plt.close("all")

@@ -178,7 +178,8 @@ def test_live_view_redraws_only_what_changed_and_matches_the_state(sweep, exampl
     from PIL import Image
 
     from arseg_tutorial.viz import colorize_labels
-    from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView
+    from arseg_tutorial.viz import FIGURE_WIDTH_IN
+    from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView, tradeoff_figure
 
     explorer = TradeoffExplorer(sweep, examples)
     view = TradeoffLiveView(explorer)
@@ -195,7 +196,9 @@ def test_live_view_redraws_only_what_changed_and_matches_the_state(sweep, exampl
     second = view.render_png(0.75, 3)
     again = view.render_png(0.25, 12)
     assert first == again and first != second            # the background is restored, not drawn over
-    assert Image.open(io.BytesIO(first)).size == (round(13 * EXPLORER_DPI), round(7.4 * EXPLORER_DPI))
+    width, height = tradeoff_figure(True).get_size_inches() * EXPLORER_DPI
+    assert Image.open(io.BytesIO(first)).size == (round(width), round(height))
+    assert round(width) <= round(FIGURE_WIDTH_IN * EXPLORER_DPI)          # shown unscaled on a laptop
     assert explorer.show().children
 
 

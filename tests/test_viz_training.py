@@ -38,8 +38,9 @@ def test_method_of_reads_the_labels_used_in_the_figures():
 
 def test_training_curves_draw_every_run_and_mark_the_stage_switch():
     fig = plot_training_curves(CURVES)
-    seg_ax, fst_ax, val_ax = fig.axes
+    seg_ax, fst_ax, val_ax, key_ax = fig.axes
     assert [line.get_label() for line in seg_ax.lines] == ["hr", "arseg-0.5"]
+    assert [t.get_text() for t in key_ax.get_legend().get_texts()][:2] == ["hr", "arseg-0.5"]   # one key for all
     assert list(fst_ax.lines[0].get_ydata()) == [0.5, 0.3, 0.2]
     switch = [line for line in fst_ax.lines if list(line.get_xdata()) == [10.0, 10.0]]
     assert len(switch) == 1                                  # stage 2 begins at step 10

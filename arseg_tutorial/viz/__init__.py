@@ -18,8 +18,12 @@ from arseg_tutorial.scenes.classes import CLASS_NAMES, IGNORE_COLOR, IGNORE_LABE
 
 SMALL_FONT_PT = 9
 """The smallest text of any figure (titles, legends, tick labels): 9 pt, 12.5 px in a 100 dpi PNG."""
+FIGURE_WIDTH_IN = 9.2
+"""The widest figure: 920 px at 100 dpi, shown unscaled in JupyterLab on a laptop's 1366-px-wide
+window (outputs there are 934 px wide), so that ``SMALL_FONT_PT`` text stays 9 pt as shown. Wider
+content is stacked in rows (``tests/test_notebooks_figures.py``)."""
 
-__all__ = ["SMALL_FONT_PT", "colorize_labels", "class_legend_handles", "add_class_legend", "flow_to_rgb", "flow_wheel",
+__all__ = ["SMALL_FONT_PT", "FIGURE_WIDTH_IN", "colorize_labels", "class_legend_handles", "add_class_legend", "flow_to_rgb", "flow_wheel",
            "show_images", "plot_clip_overview", "draw_arseg_overview"]
 
 
@@ -147,7 +151,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
     Args:
         images: each (H, W, 3) uint8/float RGB or (H, W) scalar (drawn with ``cmap``).
         titles: one per image; ncols: panels per row (default all in one row, at most 4).
-        panel_size: inches per panel width; suptitle: figure title.
+        panel_size: inches per panel width, at most ``FIGURE_WIDTH_IN`` / ncols; suptitle: figure title.
     Returns:
         (figure, 2-D array of axes).
     """
@@ -155,6 +159,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         raise ValueError("show_images needs at least one image")
     ncols = ncols or min(len(images), 4)
     nrows = -(-len(images) // ncols)
+    panel_size = min(panel_size, FIGURE_WIDTH_IN / ncols)
     height, width = np.asarray(images[0]).shape[:2]
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, constrained_layout=True,
                              figsize=(panel_size * ncols, panel_size * nrows * height / width + 0.6))
@@ -218,7 +223,7 @@ def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None, ke
     if gop_length < 2 or not 0 < lr_scale <= 1:
         raise ValueError(f"need gop_length >= 2 and 0 < lr_scale <= 1, got {gop_length}, {lr_scale}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(12, 4.6), constrained_layout=True)
+        _, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 5.2), constrained_layout=True)
     i_colour, p_colour, net_colour = "#E69F00", "#56B4E9", "#DDDDDD"
     for t in range(gop_length):
         size = 0.8 if t == 0 else 0.8 * lr_scale
@@ -229,9 +234,9 @@ def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None, ke
         ax.add_patch(plt.Rectangle((t + 0.2, 0.05), 0.6, 0.45, facecolor="#44AA99", edgecolor="k", alpha=0.6))
         ax.annotate("", (t + 0.5, 0.5), (t + 0.5, 0.95 if t else 1.75), arrowprops=dict(arrowstyle="->", lw=0.8))
     boxes = [((0.05, 1.75, 0.9, 0.6), "HR branch\nfull res.\ncost 1"),
-             ((1.05, 1.75, gop_length - 1.1, 0.6), f"LR branch (own weights), input bilinearly downsampled to s = {lr_scale:g}: "
-                                                    f"cost ~ s^2 = {lr_scale ** 2:.2f}"),
-             ((1.05, 0.95, gop_length - 1.1, 0.5), "CReFF: HR keyframe feature warped with the codec's motion vectors "
+             ((1.05, 1.75, gop_length - 1.1, 0.6), f"LR branch (own weights), input bilinearly downsampled\n"
+                                                    f"to s = {lr_scale:g}: cost ~ s^2 = {lr_scale ** 2:.2f}"),
+             ((1.05, 0.95, gop_length - 1.1, 0.5), "CReFF: HR keyframe feature warped with the codec's motion vectors\n"
                                                    f"(P-frame -> I-frame) + {kernel}x{kernel} local attention, then the shared classifier")]
     for (x, y, w, h), text in boxes:
         ax.add_patch(plt.Rectangle((x, y), w, h, facecolor=net_colour, edgecolor="k"))
@@ -244,12 +249,12 @@ def draw_arseg_overview(gop_length: int = 12, lr_scale: float = 0.5, ax=None, ke
     ax.text(gop_length / 2, -0.15, "segmentation of every frame", ha="center", va="top", fontsize=SMALL_FONT_PT)
     average = (1 + (gop_length - 1) * lr_scale ** 2) / gop_length
     ax.set_title(f"AR-Seg on one GOP (L = {gop_length}): average cost per frame = (1 + {gop_length - 1} x "
-                 f"{lr_scale ** 2:.2f}) / {gop_length} = {average:.3f} of per-frame HR "
-                 f"(floor, ignoring CReFF)")
+                 f"{lr_scale ** 2:.2f}) / {gop_length}\n= {average:.3f} of per-frame HR "
+                 f"(a floor: CReFF's cost not counted)")
     ax.legend(handles=[Patch(facecolor=i_colour, edgecolor="k", label="I-frame = keyframe (full resolution)"),
                        Patch(facecolor=p_colour, edgecolor="k", label="P-frame (low resolution input)"),
                        Patch(facecolor="#44AA99", alpha=0.6, edgecolor="k", label="segmentation output")],
-              loc="upper right", fontsize=SMALL_FONT_PT, ncol=3, bbox_to_anchor=(1.0, 1.0))
+              loc="upper center", fontsize=SMALL_FONT_PT, ncol=3, bbox_to_anchor=(0.5, 1.0))
     ax.set_xlim(0, gop_length)
     ax.set_ylim(-0.5, 4.4)
     ax.set_xlabel("frame index t within the GOP")

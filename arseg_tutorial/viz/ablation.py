@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from arseg_tutorial.viz import SMALL_FONT_PT
+from arseg_tutorial.viz import FIGURE_WIDTH_IN, SMALL_FONT_PT
 from arseg_tutorial.viz.training import ABLATION_GREYS, METHOD_COLOURS, METHOD_LABELS
 
 ABLATION_LABELS = {"full": "full AR-Seg", "no_fst": "no FST loss",
@@ -52,7 +52,7 @@ def _ablation_colours(names: Sequence[str]) -> list[str]:
 
 def plot_ablation(ablation: Mapping) -> Figure:
     """Each ablation variant as a dot on one mIoU axis, with its seeds and the reference methods as
-    lines (left), and per keyframe distance (right).
+    lines (top), and per keyframe distance (below).
 
     Introduced in notebook 05. Variants trained with several seeds (``ablation["seeds"]``) show
     every seed as a small dot and their range as a bar, so that a difference can be compared with
@@ -66,8 +66,7 @@ def plot_ablation(ablation: Mapping) -> Figure:
     variants = ablation["variants"]
     names = list(variants)
     seeds = ablation.get("seeds", {}).get("test", {})
-    fig, (dot_ax, dist_ax) = plt.subplots(1, 2, figsize=(11.5, 4), constrained_layout=True,
-                                          gridspec_kw={"width_ratios": (1.1, 1)})
+    fig, (dot_ax, dist_ax) = plt.subplots(2, 1, figsize=(FIGURE_WIDTH_IN * 0.85, 8.0), constrained_layout=True)
     colours = _ablation_colours(names)
     rows = range(len(names))[::-1]                                  # the full model on top
     for row, name, colour in zip(rows, names, colours):

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from arseg_tutorial.codec.motion import endpoint_error, select_direction
-from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
+from arseg_tutorial.viz import FIGURE_WIDTH_IN, SMALL_FONT_PT, add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
 
 FRAME_TYPE_COLOURS = {"I": "#D55E00", "P": "#0072B2", "B": "#009E73", "?": "#999999"}
 """Okabe-Ito colours per frame type (vermillion I, blue P, green B): colour-blind safe."""
@@ -65,7 +65,7 @@ def plot_packet_sizes(ax: Axes, packet_sizes: np.ndarray, frame_types: str,
 
 def plot_gop_summary(frame_types: str, packet_sizes: np.ndarray, title: str) -> Figure:
     """Frame-type strip above the bytes-per-frame chart. Introduced in notebook 01."""
-    fig, (strip, bars) = plt.subplots(2, 1, figsize=(10, 4.2), constrained_layout=True,
+    fig, (strip, bars) = plt.subplots(2, 1, figsize=(FIGURE_WIDTH_IN, 4.2), constrained_layout=True,
                                       gridspec_kw={"height_ratios": [1, 3]}, sharex=True)
     plot_frame_type_strip(strip, frame_types, title="frame types (display order)")
     plot_packet_sizes(bars, packet_sizes, frame_types, legend=False)
@@ -80,7 +80,7 @@ def plot_decode_order(frame_types: str, decode_order: np.ndarray,
     Introduced in notebook 01. ``decode_order[k]`` is the display index of the k-th decoded frame.
     """
     count = len(frame_types)
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * count), 2.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(min(max(6, 0.6 * count), FIGURE_WIDTH_IN), 2.8), constrained_layout=True)
     for row, order in ((1.2, np.arange(count)), (0.0, np.asarray(decode_order))):
         for position, display_index in enumerate(order):
             kind = frame_types[display_index]
@@ -128,11 +128,13 @@ def motion_vector_arrows(ax: Axes, chosen: np.ndarray, arrow_gain: float = 1.0):
 
 
 def draw_motion_vectors(ax: Axes, frame: np.ndarray, mvs: np.ndarray, valid: np.ndarray,
-                        title: str, direction: str = "past", arrow_gain: float = 1.0) -> None:
+                        title: str, direction: str = "past", arrow_gain: float = 1.0,
+                        legend_below: bool = False) -> None:
     """Frame with its block grid, intra holes hatched, and one arrow per block.
 
     Introduced in notebook 02. Each arrow starts at the block centre and points to where its
-    content sits in the reference frame (``dst + motion``), scaled by ``arrow_gain``.
+    content sits in the reference frame (``dst + motion``), scaled by ``arrow_gain``. The legend
+    sits to the right of the frame, or under it if ``legend_below``.
     """
     height, width = frame.shape[:2]
     ax.imshow(frame)
@@ -148,7 +150,8 @@ def draw_motion_vectors(ax: Axes, frame: np.ndarray, mvs: np.ndarray, valid: np.
     ax.legend(handles=[Patch(color="yellow", label=f"motion vector (x{arrow_gain:g})"),
                        Patch(facecolor="none", edgecolor="0.3", label="block"),
                        Patch(color=HOLE_COLOUR, alpha=0.6, label="no vector (intra / outside)")],
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL_FONT_PT)
+              fontsize=SMALL_FONT_PT, **(dict(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+                                         if legend_below else dict(loc="upper left", bbox_to_anchor=(1.01, 1.0))))
 
 
 def plot_flow_comparison(flow: np.ndarray, valid: np.ndarray, exact_flow: np.ndarray,
@@ -156,20 +159,22 @@ def plot_flow_comparison(flow: np.ndarray, valid: np.ndarray, exact_flow: np.nda
     """Codec flow | exact flow | endpoint error map (only where both are valid). Notebook 02."""
     scale = max(float(np.abs(exact_flow).max()), 1.0)
     error = np.where(valid & exact_valid, endpoint_error(flow, exact_flow), np.nan)
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.4), constrained_layout=True,
-                             gridspec_kw={"width_ratios": [4, 4, 4, 1.2]})
-    for ax, image, name in ((axes[0], flow_to_rgb(flow, scale), "flow from motion vectors"),
-                            (axes[1], flow_to_rgb(exact_flow, scale), "exact flow (generator)")):
+    height, width = flow.shape[:2]
+    fig, axes = plt.subplots(2, 2, figsize=(FIGURE_WIDTH_IN * 0.85, 2 * 3.6 * height / width + 1.2),
+                             constrained_layout=True)
+    for ax, image, name in ((axes[0, 0], flow_to_rgb(flow, scale), "flow from motion vectors"),
+                            (axes[0, 1], flow_to_rgb(exact_flow, scale), "exact flow (generator)")):
         ax.imshow(image)
         ax.set_title(name)
-    shown = axes[2].imshow(error, cmap="magma", vmin=0, vmax=max_error_px)
-    fig.colorbar(shown, ax=axes[2], label="endpoint error (px)", shrink=0.8)
-    axes[2].set_title(f"error, mean {np.nanmean(error):.2f} px (grey = invalid)")
-    axes[2].set_facecolor("0.6")
-    for ax in axes[:3]:
+    shown = axes[1, 0].imshow(error, cmap="magma", vmin=0, vmax=max_error_px)
+    fig.colorbar(shown, ax=axes[1, 0], label="endpoint error (px)", shrink=0.8)
+    axes[1, 0].set_title(f"error, mean {np.nanmean(error):.2f} px\n(grey = invalid in either)")
+    axes[1, 0].set_facecolor("0.6")
+    for ax in axes.flat[:3]:
         ax.set_xlabel("x (px)")
-    axes[0].set_ylabel("y (px)")
-    flow_wheel(axes[3], scale)
+        ax.set_ylabel("y (px)")
+    axes[1, 1].axis("off")
+    flow_wheel(axes[1, 1].inset_axes([0.2, 0.1, 0.6, 0.8]), scale)
     fig.suptitle(title)
     return fig
 
@@ -178,19 +183,20 @@ def plot_warp_to_distance(key_frame: np.ndarray, key_labels: np.ndarray, frame: 
                           labels: np.ndarray, warped_frame: np.ndarray, warped_labels: np.ndarray,
                           distance: int) -> Figure:
     """Keyframe, keyframe warped to frame d, and the true frame d: images above, labels below."""
-    fig, axes = plt.subplots(2, 3, figsize=(12, 5.6), constrained_layout=True)
-    columns = (("keyframe (d = 0)", key_frame, key_labels),
-               (f"keyframe warped to d = {distance}", warped_frame, warped_labels),
-               (f"true frame d = {distance}", frame, labels))
-    for col, (name, image, label_map) in enumerate(columns):
+    height, width = frame.shape[:2]
+    fig, axes = plt.subplots(2, 3, figsize=(FIGURE_WIDTH_IN, 2 * 2.9 * height / width + 1.6), constrained_layout=True)
+    columns = (("keyframe (d = 0)", key_frame, key_labels, "its labels"),
+               (f"keyframe warped to d = {distance}", warped_frame, warped_labels, "its labels, warped"),
+               (f"true frame d = {distance}", frame, labels, "its true labels"))
+    for col, (name, image, label_map, label_name) in enumerate(columns):
         axes[0, col].imshow(image)
-        axes[0, col].set_title(name)
+        axes[0, col].set_title(name, fontsize=SMALL_FONT_PT + 1)
         axes[1, col].imshow(colorize_labels(label_map))
-        axes[1, col].set_title(f"labels: {name}")
+        axes[1, col].set_title(label_name, fontsize=SMALL_FONT_PT + 1)
         axes[1, col].set_xlabel("x (px)")
     for row in range(2):
         axes[row, 0].set_ylabel("y (px)")
-    add_class_legend(axes[1, 2], fontsize=SMALL_FONT_PT)
+    add_class_legend(fig, loc="outside lower center", bbox_to_anchor=None)
     fig.suptitle(f"warping the keyframe with the chained motion vectors (d = {distance})")
     return fig
 
@@ -225,16 +231,20 @@ def plot_prediction_residual(previous: np.ndarray, prediction: np.ndarray, curre
     residual = np.abs(current.astype(np.int16) - prediction.astype(np.int16)).mean(axis=-1)
     difference = np.abs(current.astype(np.int16) - previous.astype(np.int16)).mean(axis=-1)
     height, width = current.shape[:2]
-    fig, axes = plt.subplots(1, 5, figsize=(16, 16 / 5 * height / width + 0.9), constrained_layout=True)
+    panel_in = FIGURE_WIDTH_IN / 3.2
+    fig, axes = plt.subplots(2, 3, figsize=(FIGURE_WIDTH_IN, 2 * panel_in * height / width + 1.5), constrained_layout=True)
     panels = [(previous, "previous frame t-1"), (prediction, "prediction: t-1 moved\nalong frame t's vectors"),
               (current, "frame t"), (difference, f"|frame t - frame t-1|\nmean {difference.mean():.1f}"),
               (residual, f"residual |frame t - prediction|\nmean {residual.mean():.1f}")]
+    axes = axes.ravel()
+    axes[5].axis("off")                          # the residuals' colour bar sits at its left edge
     for ax, (image, name) in zip(axes, panels):
         shown = ax.imshow(image, cmap="magma", vmin=0, vmax=max_error) if image.ndim == 2 else ax.imshow(image)
         ax.set_title(name, fontsize=SMALL_FONT_PT)
         ax.set_xlabel("x (px)", fontsize=SMALL_FONT_PT)
         ax.tick_params(labelsize=SMALL_FONT_PT)
-    axes[0].set_ylabel("y (px)", fontsize=SMALL_FONT_PT)
-    fig.colorbar(shown, ax=axes[3:], shrink=0.8, label="grey levels (mean over R, G, B)")
+    for ax in (axes[0], axes[3]):
+        ax.set_ylabel("y (px)", fontsize=SMALL_FONT_PT)
+    fig.colorbar(shown, cax=axes[5].inset_axes([0.0, 0.08, 0.07, 0.84]), label="grey levels (mean over R, G, B)")
     fig.suptitle(title)
     return fig

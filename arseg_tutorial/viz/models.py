@@ -13,9 +13,10 @@ import torch
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MultipleLocator
 
 from arseg_tutorial.scenes.classes import CLASS_NAMES, PALETTE, THIN_CLASSES
-from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels
+from arseg_tutorial.viz import FIGURE_WIDTH_IN, SMALL_FONT_PT, add_class_legend, colorize_labels
 
 
 def plot_cost_vs_scale(scales: Sequence[float], measured_gmacs: Sequence[float], hr_gmacs: float,
@@ -33,7 +34,7 @@ def plot_cost_vs_scale(scales: Sequence[float], measured_gmacs: Sequence[float],
         latency_scales, latency_ms: optional measured latency (ms) at other scales (second panel).
     """
     with_latency = latency_ms is not None
-    fig, axes = plt.subplots(1, 2 if with_latency else 1, figsize=(10.4 if with_latency else 5.2, 3.8),
+    fig, axes = plt.subplots(1, 2 if with_latency else 1, figsize=(FIGURE_WIDTH_IN if with_latency else 5.2, 3.8),
                              constrained_layout=True, squeeze=False)
     ax = axes[0, 0]
     grid = np.linspace(min(scales), 1.0, 100)
@@ -93,7 +94,7 @@ def plot_ceiling_vs_trained(scales: Sequence[float], ceilings: dict[str, tuple[S
     """
     from arseg_tutorial.viz.training import METHOD_COLOURS, method_of
 
-    fig, (level_ax, loss_ax) = plt.subplots(1, 2, figsize=(11.5, 4.1), constrained_layout=True)
+    fig, (level_ax, loss_ax) = plt.subplots(1, 2, figsize=(FIGURE_WIDTH_IN, 4.6), constrained_layout=True)
     for (label, (values, at_one)), style in zip(ceilings.items(), ("o--", "s:")):
         level_ax.plot(scales, values, style, color="0.35", label=f"ceiling: {label}")
         loss_ax.plot(scales, [at_one - v for v in values], style, color="0.35", label=f"ceiling: {label}")
@@ -119,7 +120,7 @@ def plot_resolution_state(state: dict, frame: np.ndarray, model_name: str, cost_
 
     Introduced in notebook 03 (``ResolutionExplorer.figure``).
     """
-    fig, grid = plt.subplots(2, 2, figsize=(9.6, 7.4), constrained_layout=True)
+    fig, grid = plt.subplots(2, 2, figsize=(FIGURE_WIDTH_IN, 7.2), constrained_layout=True)
     axes = grid.ravel()                          # two rows, so that the book shows it at full size
     titles = resolution_titles(state, model_name, cost_size)
     panels = [(frame, "original frame"), (state["frame_back"], titles["frame"]),
@@ -196,12 +197,17 @@ def plot_feature_pca(images: Sequence[np.ndarray], titles: Sequence[str], suptit
     """Frames and PCA-coloured feature maps side by side (feature maps drawn over the image extent).
 
     Introduced in notebook 04. Images of different sizes share the frame's extent so that the
-    pixel axes (image pixels) line up.
+    pixel axes (image pixels) line up. At most three panels per row.
     """
     height, width = images[0].shape[:2]
-    fig, axes = plt.subplots(1, len(images), figsize=(3.3 * len(images), 3.3 * height / width + 0.9),
-                             constrained_layout=True)
-    for ax, image, name in zip(np.atleast_1d(axes), images, titles):
+    ncols = min(len(images), 3)
+    nrows = -(-len(images) // ncols)
+    panel_in = min(3.3, FIGURE_WIDTH_IN / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_in * ncols, nrows * (panel_in * height / width + 0.6) + 0.3),
+                             constrained_layout=True, squeeze=False)
+    for ax in axes.flat[len(images):]:
+        ax.axis("off")
+    for ax, image, name in zip(axes.flat, images, titles):
         ax.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
         ax.set(title=name, xlabel="x (image px)", ylabel="y (image px)")
         ax.title.set_fontsize(SMALL_FONT_PT)
@@ -277,7 +283,7 @@ def plot_attention_state(state: dict) -> Figure:
 
     Introduced in notebook 04 (``AttentionExplorer.figure``).
     """
-    fig, grid = plt.subplots(2, 2, figsize=(9.6, 7.2), constrained_layout=True)
+    fig, grid = plt.subplots(2, 2, figsize=(FIGURE_WIDTH_IN, 7.0), constrained_layout=True)
     fig.delaxes(grid[1, 1])                      # two rows, so that the book shows it at full size
     axes = [grid[0, 0], grid[0, 1], grid[1, 0]]
     titles = attention_titles(state)
@@ -289,6 +295,10 @@ def plot_attention_state(state: dict) -> Figure:
     axes[1].set(title=f"current frame (d = {state['distance']})", xlabel="x (px)", ylabel="y (px)")
     axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=SMALL_FONT_PT, frameon=False)
     axes[1].title.set_fontsize(SMALL_FONT_PT)
+    step_px = 50 if state["frame"].shape[1] >= 200 else 40     # fixed ticks: the same in every state
+    for ax in axes[:2]:
+        ax.xaxis.set_major_locator(MultipleLocator(step_px))
+        ax.yaxis.set_major_locator(MultipleLocator(step_px))
     im = axes[2].imshow(state["weights"], cmap="magma", vmin=0)
     set_window_ticks(axes[2], state["kernel"])
     axes[2].set(title=titles["weights"], xlabel="window dx (feature px)", ylabel="window dy (feature px)")
@@ -330,32 +340,35 @@ def plot_alignment(state: dict) -> Figure:
     shifted = (row + (key_y - y) / stride, col + (key_x - x) / stride)
     reach = (k // 2 + 2) * stride
     box = (min(x, key_x) - reach, max(x, key_x) + reach, max(y, key_y) + reach, min(y, key_y) - reach)
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7.6), constrained_layout=True,
-                             gridspec_kw={"height_ratios": [1.25, 1]})
-    axes[0, 0].imshow(state["frame"])
-    axes[0, 0].plot([x], [y], "c+", ms=16, mew=2.5, label="pixel x")
-    axes[0, 0].add_patch(Rectangle((box[0], box[3]), box[1] - box[0], box[2] - box[3], fill=False,
-                                   edgecolor="w", ls=":", lw=1.2, label="zoomed area"))
-    axes[0, 0].set(title=f"current frame (d = {state['distance']}): pixel x on the object", xlabel="x (px)",
-                   ylabel="y (px)")
-    axes[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=SMALL_FONT_PT, frameon=False)
-    axes[0, 0].title.set_fontsize(SMALL_FONT_PT)
-    windows = ((axes[0, 1], aligned, shifted, "keyframe: window at x + flow (motion vectors)"),
-               (axes[0, 2], zero, (row, col), "keyframe: window at x (zero flow)"))
+    fig, axes = plt.subplots(3, 2, figsize=(FIGURE_WIDTH_IN * 0.9, 9.6), constrained_layout=True,
+                             gridspec_kw={"width_ratios": [1.7, 1], "height_ratios": [1.5, 1, 1]})
+    (frame_ax, zoom_ax), (aligned_ax, aligned_weights_ax), (zero_ax, zero_weights_ax) = axes
+    frame_ax.imshow(state["frame"])
+    frame_ax.plot([x], [y], "c+", ms=16, mew=2.5, label="pixel x")
+    frame_ax.add_patch(Rectangle((box[0], box[3]), box[1] - box[0], box[2] - box[3], fill=False,
+                                 edgecolor="w", ls=":", lw=1.5, label="zoomed area (white)"))
+    frame_ax.set(title=f"current frame (d = {state['distance']}): pixel x on the object", xlabel="x (px)",
+                 ylabel="y (px)")
+    frame_ax.title.set_fontsize(SMALL_FONT_PT)
+    zoom_ax.imshow(state["frame"])
+    zoom_ax.plot([x], [y], "c+", ms=14, mew=2)
+    zoom_ax.set(xlim=(box[0], box[1]), ylim=(box[2], box[3]), title="current frame, zoomed", xlabel="x (px)",
+                ylabel="y (px)")
+    zoom_ax.title.set_fontsize(SMALL_FONT_PT)
+    windows = ((aligned_ax, aligned, shifted, "keyframe: window at x + flow\n(motion vectors)"),
+               (zero_ax, zero, (row, col), "keyframe: window at x (zero flow)"))
     for ax, window, centre, title in windows:
         draw_attention_window(ax, state["keyframe"], window["weights"], centre, stride, title, "window centre")
         ax.plot([x], [y], "c+", ms=14, mew=2)
         ax.plot([true_x], [true_y], "x", color="#FFB000", ms=10, mew=2, label="true past position")
         ax.set(xlim=(box[0], box[1]), ylim=(box[2], box[3]))
-    axes[1, 0].imshow(state["frame"])
-    axes[1, 0].plot([x], [y], "c+", ms=14, mew=2)
-    axes[1, 0].set(xlim=(box[0], box[1]), ylim=(box[2], box[3]), title="current frame, zoomed", xlabel="x (px)",
-                   ylabel="y (px)")
-    axes[1, 0].title.set_fontsize(SMALL_FONT_PT)
-    _weights_panel(axes[1, 1], aligned["weights"], f"weights with motion vectors (entropy {aligned['entropy']:.2f})")
-    image = _weights_panel(axes[1, 2], zero["weights"], f"weights with zero flow (entropy {zero['entropy']:.2f})")
-    fig.colorbar(image, ax=axes[1, 2], label="softmax weight")
-    fig.suptitle(f"where CReFF reads the keyframe for one pixel ({k}x{k} window, {stride:.0f} px per cell; "
+        ax.get_legend().remove()                 # one key for the figure, below
+    _weights_panel(aligned_weights_ax, aligned["weights"], f"its weights (entropy {aligned['entropy']:.2f})")
+    image = _weights_panel(zero_weights_ax, zero["weights"], f"its weights (entropy {zero['entropy']:.2f})")
+    fig.colorbar(image, ax=[aligned_weights_ax, zero_weights_ax], label="softmax weight", shrink=0.6)
+    handles = frame_ax.get_legend_handles_labels()[0] + aligned_ax.get_legend_handles_labels()[0]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=SMALL_FONT_PT, frameon=False)
+    fig.suptitle(f"where CReFF reads the keyframe for one pixel\n({k}x{k} window, {stride:.0f} px per cell; "
                  f"uniform entropy {np.log(k * k):.2f} nats)", fontsize="medium")
     return fig
 
@@ -370,13 +383,14 @@ def plot_attention_windows(windows: dict[str, dict[str, np.ndarray]], title: str
         windows: row name -> column name -> (k, k) softmax weights.
     """
     rows, columns = list(windows), list(next(iter(windows.values())))
-    fig, axes = plt.subplots(len(rows), len(columns), figsize=(3.4 * len(columns) + 1, 3.1 * len(rows)),
+    panel_in = min(3.4, (FIGURE_WIDTH_IN - 1) / len(columns))
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(panel_in * len(columns) + 1, (panel_in - 0.3) * len(rows) + 0.4),
                              constrained_layout=True, squeeze=False)
     image = None
     for i, row in enumerate(rows):
         for j, column in enumerate(columns):
             weights = windows[row][column]
-            image = _weights_panel(axes[i, j], weights, f"{row}, {column}: centre {weights[weights.shape[0] // 2, weights.shape[1] // 2]:.2f}")
+            image = _weights_panel(axes[i, j], weights, f"{row}\n{column}: centre {weights[weights.shape[0] // 2, weights.shape[1] // 2]:.2f}")
             if i < len(rows) - 1:
                 axes[i, j].set_xlabel("")
             if j:

@@ -13,10 +13,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from arseg_tutorial.train.history import stage_switch
-from arseg_tutorial.viz import SMALL_FONT_PT
+from arseg_tutorial.viz import FIGURE_WIDTH_IN, SMALL_FONT_PT
 
 METHOD_COLOURS = {"hr": "#D55E00", "lr": "#0072B2", "arseg": "#009E73", "warp": "#E69F00",
                   "oracle": "#000000"}
@@ -73,7 +74,8 @@ def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Seq
     missing = [r for r in runs if r not in curves]
     if missing:
         raise KeyError(f"no training curve for {missing}; available: {sorted(curves)}")
-    fig, (seg_ax, fst_ax, val_ax) = plt.subplots(1, 3, figsize=(15, 3.9), constrained_layout=True)
+    fig, ((seg_ax, fst_ax), (val_ax, key_ax)) = plt.subplots(2, 2, figsize=(FIGURE_WIDTH_IN, 7.2),
+                                                             constrained_layout=True)
     for name in runs:
         curve, colour = curves[name], run_colour(name)
         style = "--" if colour in ABLATION_GREYS else "-"
@@ -92,12 +94,15 @@ def plot_training_curves(curves: Mapping[str, Mapping[str, Sequence]], runs: Seq
     seg_ax.set(xlabel="optimisation step", ylabel="OHEM cross-entropy (main + 2 aux heads)",
                title="segmentation loss")
     fst_ax.set(xlabel="optimisation step", ylabel="FST loss (MSE of features)",
-               title="explicit FST loss (dotted: stage 2, CReFF on)")
+               title="explicit FST loss (AR-Seg runs)")
     val_ax.set(xlabel="optimisation step", ylabel="mean mIoU over d (%)",
                title="validation mIoU (star: the weights shipped)")
-    for ax in (seg_ax, fst_ax, val_ax):
-        if ax.lines:
-            ax.legend(fontsize=SMALL_FONT_PT, ncol=2)
+    key_ax.axis("off")                              # one key for the three panels
+    handles = [Line2D([], [], color=run_colour(n), ls="--" if run_colour(n) in ABLATION_GREYS else "-", label=n)
+               for n in runs]
+    handles += [Line2D([], [], color="0.3", ls=":", label="stage 2 begins (CReFF on)"),
+                Line2D([], [], color="0.3", ls="", marker="*", ms=11, label="best validation: shipped")]
+    key_ax.legend(handles=handles, loc="center", fontsize=SMALL_FONT_PT, title="runs", frameon=False)
     fig.suptitle(title)
     return fig
 
@@ -110,7 +115,7 @@ class LiveLossPlot:
     """
 
     def __init__(self, title: str = "live training run", display: bool = True):
-        self.figure, self.axes = plt.subplots(1, 2, figsize=(10, 3.4), constrained_layout=True)
+        self.figure, self.axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH_IN, 3.4), constrained_layout=True)
         self.figure.suptitle(title)
         self._handle = None
         if display:
@@ -198,9 +203,10 @@ def plot_pareto(ax: Axes, points: Mapping[str, Sequence[tuple[float, float, floa
         ax.plot(gmacs, miou, "o-" if len(rows) > 1 else "D" if method == "warp" else "s",
                 color=METHOD_COLOURS[method], ms=6, label=METHOD_LABELS[method])
         if len(rows) > 1:
+            above = method == "arseg"                # AR-Seg's labels above-left, the others below-right
             for scale, x, y in rows:
-                ax.annotate(f"s={scale:g}", (x, y), textcoords="offset points", xytext=(4, -10),
-                            fontsize=SMALL_FONT_PT, color=METHOD_COLOURS[method])
+                ax.annotate(f"s={scale:g}", (x, y), textcoords="offset points", xytext=(-5, 4) if above else (4, -11),
+                            ha="right" if above else "left", fontsize=SMALL_FONT_PT, color=METHOD_COLOURS[method])
         for scale, x, y in rows:
             if chosen_scale is not None and abs(scale - chosen_scale) < 1e-9 and method in ("lr", "arseg"):
                 ax.plot([x], [y], "o", ms=15, mfc="none", mec="k", mew=2)
@@ -265,7 +271,7 @@ def plot_video_timeline(frame_types: str, miou: Mapping[str, Sequence[float]],
         title: figure title.
         colours: explicit label -> colour (overrides the method colours).
     """
-    fig, (miou_ax, time_ax) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, constrained_layout=True)
+    fig, (miou_ax, time_ax) = plt.subplots(2, 1, figsize=(FIGURE_WIDTH_IN, 6), sharex=True, constrained_layout=True)
     for ax, series, ylabel in ((miou_ax, miou, "mIoU of the frame (%)"),
                                (time_ax, ms_per_frame, "wall-clock per frame (ms)")):
         for label, values in series.items():
@@ -299,7 +305,7 @@ def plot_regime(curves: Mapping) -> Figure:
     """
     lr_scale, per_distance = curves["lr_scale"], curves["per_distance"]
     hr = np.asarray(per_distance["hr"], float)
-    fig, (dist_ax, scale_ax) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+    fig, (dist_ax, scale_ax) = plt.subplots(1, 2, figsize=(FIGURE_WIDTH_IN, 4.4), constrained_layout=True)
     for method in ("lr", "warp", "arseg"):
         values = np.asarray(per_distance[method], float)
         label = METHOD_LABELS[method] + (f" s={lr_scale:g}" if method != "warp" else "")

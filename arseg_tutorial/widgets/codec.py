@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from arseg_tutorial.codec import (Video, encode_to_bytes, endpoint_error, flow_to_keyframe,
                                   motion_vectors_to_flow, read_video, warp)
-from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
+from arseg_tutorial.viz import FIGURE_WIDTH_IN, SMALL_FONT_PT, add_class_legend, colorize_labels, flow_to_rgb, flow_wheel
 from arseg_tutorial.codec.motion import select_direction
 from arseg_tutorial.viz.codec import (FRAME_TYPE_COLOURS, FRAME_TYPE_NAMES, STRIP_LEGEND, block_corners, draw_motion_vectors,
                                       frame_type_legend, hole_mask, motion_vector_arrows, plot_frame_type_strip,
@@ -69,9 +69,10 @@ def _encoded(frames: np.ndarray, gop_length: int, bframes: int) -> dict:
 def gop_explorer_update(frames: np.ndarray, gop_length: int = 12, bframes: int = 0) -> Figure:
     """Frame-type strip, bytes per frame and file size for one GOP setting. Notebook 01."""
     state = gop_explorer_state(frames, gop_length, bframes)
-    fig, axes = plt.subplots(2, 2, figsize=(12, 4.6), constrained_layout=True,
-                             gridspec_kw={"height_ratios": [1, 3], "width_ratios": [5, 1.3]})
+    fig, axes = plt.subplots(2, 2, figsize=(FIGURE_WIDTH_IN, 4.6), constrained_layout=True,
+                             gridspec_kw={"height_ratios": [1, 3], "width_ratios": [5, 1.8]})
     plot_frame_type_strip(axes[0, 0], state["frame_types"], title="frame types (display order)")
+    axes[0, 0].get_legend().set_in_layout(False)        # it sits over the empty cell to the right
     plot_packet_sizes(axes[1, 0], state["packet_sizes"], state["frame_types"], legend=False)
     axes[0, 1].axis("off")
     sizes_kb = [state["file_bytes"] / 1000, state["intra_only_bytes"] / 1000]
@@ -133,6 +134,7 @@ class GopExplorerView(LiveView):
         if shown_types != "".join(FRAME_TYPE_NAMES[kind] for kind in "IPB?" if kind in state["frame_types"]):
             self.strip.get_legend().remove()
             frame_type_legend(self.strip, state["frame_types"], **STRIP_LEGEND)
+            self.strip.get_legend().set_in_layout(False)
         for bar, size, colour in zip(self.bars.patches, state["packet_sizes"], colours):
             bar.set_height(size / 1000.0)
             bar.set_facecolor(colour)
@@ -198,9 +200,9 @@ def frame_scrubber_update(video: Video, clip, t: int = 11,
     if overlay not in SCRUBBER_OVERLAYS:
         raise ValueError(f"overlay must be one of {SCRUBBER_OVERLAYS}, got {overlay!r}")
     state = frame_scrubber_state(video, clip, t)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), constrained_layout=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(FIGURE_WIDTH_IN, 5.2), constrained_layout=True)
     draw_motion_vectors(left, video.frames[t], video.motion_vectors[t], state["step_valid"],
-                        _motion_title(video, t), arrow_gain=ARROW_GAIN)
+                        _motion_title(video, t), arrow_gain=ARROW_GAIN, legend_below=True)
     scale = _flow_scale(clip)
     if overlay == "error vs exact flow":
         shown = right.imshow(state["error_px"], cmap="magma", vmin=0, vmax=3)
@@ -209,9 +211,10 @@ def frame_scrubber_update(video: Video, clip, t: int = 11,
     else:
         right.imshow(_overlay_image(state, overlay, scale))
     if overlay == "chained flow to keyframe":
-        flow_wheel(right.inset_axes([1.22, 0.2, 0.32, 0.6]), scale)
+        flow_wheel(right.inset_axes([1.24, 0.25, 0.3, 0.5]), scale)
     if overlay == "keyframe labels warped":
-        add_class_legend(right, fontsize=SMALL_FONT_PT)
+        add_class_legend(right, fontsize=SMALL_FONT_PT, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4,
+                         frameon=False)
     right.set_title(_overlay_title(state, overlay, t, scale))
     right.set_xlabel("x (px)")
     right.set_ylabel("y (px)")
@@ -244,8 +247,8 @@ def _overlay_image(state: dict, overlay: str, scale: float) -> np.ndarray:
 
 
 def _overlay_title(state: dict, overlay: str, t: int, scale: float) -> str:
-    titles = {"chained flow to keyframe": f"flow to the keyframe, chained (key: full colour = {scale:.0f} px)",
-              "error vs exact flow": f"chained flow error, mean {state['mean_error_px']:.2f} px (grey = invalid)",
+    titles = {"chained flow to keyframe": f"flow to the keyframe, chained\n(key: full colour = {scale:.0f} px)",
+              "error vs exact flow": f"chained flow error, mean {state['mean_error_px']:.2f} px\n(grey = invalid)",
               "keyframe labels warped": f"keyframe labels warped to frame {t}",
               "keyframe image warped": f"keyframe image warped to frame {t}"}
     return titles[overlay]

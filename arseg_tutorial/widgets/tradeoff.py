@@ -26,7 +26,7 @@ from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import cache_dir
 from arseg_tutorial.sweep import gop_metrics, pareto_points, sweep_methods, sweep_scales
 from arseg_tutorial.viz import SMALL_FONT_PT
-from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView, state_title
+from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView, state_title, tradeoff_figure, tradeoff_grids
 
 EXAMPLE_SEED = 950_000
 """Generator seed of the example clip: outside the train (1,000+), val (500,000+) and test
@@ -190,10 +190,8 @@ class TradeoffExplorer:
 
         state = self.update(float(lr_scale), int(gop_length))
         images = state.get("images", {})
-        # a fixed layout (no constrained layout): drawing stays cheap when the sliders move
-        fig = plt.figure(figsize=(13, 7.4 if images else 4.6))
-        top = fig.add_gridspec(1, 2, left=0.06, right=0.98, top=0.91, bottom=0.5 if images else 0.12,
-                               wspace=0.2)
+        fig = plt.figure(figsize=tradeoff_figure(bool(images)).get_size_inches())
+        top, bottom = tradeoff_grids(fig, len(images))
         pareto_ax, distance_ax = fig.add_subplot(top[0, 0]), fig.add_subplot(top[0, 1])
         plot_pareto(pareto_ax, state["points"], state["lr_scale"], state["gop_length"])
         chosen = state["chosen"]
@@ -201,8 +199,6 @@ class TradeoffExplorer:
         plot_per_distance(distance_ax, {curve_label(m, s): chosen[m]["per_distance"] for m in self.methods},
                           gop_length=state["gop_length"])
         if images:
-            bottom = fig.add_gridspec(1, len(images), left=0.02, right=0.87, top=0.38, bottom=0.02,
-                                      wspace=0.06)
             for column, (title, image) in enumerate(images.items()):
                 ax = fig.add_subplot(bottom[0, column])
                 ax.imshow(image if image.ndim == 3 else colorize_labels(image), interpolation="nearest")

@@ -14,13 +14,31 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from arseg_tutorial.sweep import pareto_points
-from arseg_tutorial.viz import SMALL_FONT_PT, add_class_legend, colorize_labels
+from arseg_tutorial.viz import FIGURE_WIDTH_IN, SMALL_FONT_PT, add_class_legend, colorize_labels
 from arseg_tutorial.viz.training import METHOD_COLOURS, METHOD_LABELS
 from arseg_tutorial.widgets.live import EXPLORER_DPI, LiveView, live_face
 
 IMAGE_TITLES = ("frame", "ground truth", "HR", "LR-only", "AR-Seg", "warp")
 POINT_MARKERS = {"hr": "s", "warp": "D"}
 """Pareto markers of the methods with one point (no LR scale); the others are lines of circles."""
+
+
+def tradeoff_grids(figure: Figure, image_count: int):
+    """The explorer's fixed layout on ``figure``: the plots' 1x2 grid and the examples' 1xN grid (or None).
+
+    Introduced in notebook 06. Fixed fractions, no constrained layout, so that drawing stays cheap
+    when the controls move; ``tradeoff_figure`` makes the figure these fractions are meant for.
+    """
+    top = figure.add_gridspec(1, 2, left=0.075, right=0.985, top=0.88, bottom=0.5 if image_count else 0.14,
+                              wspace=0.28)
+    if not image_count:
+        return top, None
+    return top, figure.add_gridspec(1, image_count, left=0.01, right=0.99, top=0.36, bottom=0.12, wspace=0.06)
+
+
+def tradeoff_figure(with_images: bool) -> Figure:
+    """An empty figure of the explorer's size (``FIGURE_WIDTH_IN`` wide), outside pyplot."""
+    return Figure(figsize=(FIGURE_WIDTH_IN, 7.0 if with_images else 4.4))
 
 
 def _padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, float]:
@@ -36,7 +54,7 @@ def state_title(state: dict) -> str:
     chosen = state["chosen"]
     text = (f"s = {state['lr_scale']:g}, L = {state['gop_length']}: AR-Seg {chosen['arseg']['miou']:.1f} % mIoU "
             f"at {chosen['arseg']['gmacs']:.3g} GMACs/frame ({100 * state['saving']:.0f} % below HR), "
-            f"HR {chosen['hr']['miou']:.1f} %, LR-only {chosen['lr']['miou']:.1f} %")
+            f"\nHR {chosen['hr']['miou']:.1f} %, LR-only {chosen['lr']['miou']:.1f} %")
     if "warp" in chosen:
         text += f", warp {chosen['warp']['miou']:.1f} %"
     return text
@@ -57,15 +75,13 @@ class TradeoffLiveView(LiveView):
     def __init__(self, explorer, dpi: int = EXPLORER_DPI):
         self.explorer = explorer
         examples = explorer.examples
-        figure = Figure(figsize=(13, 7.4 if examples is not None else 4.6))
-        self.figure = figure
-        top = figure.add_gridspec(1, 2, left=0.06, right=0.98, top=0.91,
-                                  bottom=0.5 if examples is not None else 0.12, wspace=0.2)
+        figure = self.figure = tradeoff_figure(examples is not None)
+        top, bottom = tradeoff_grids(figure, len(IMAGE_TITLES) if examples is not None else 0)
         self._build_pareto(figure.add_subplot(top[0, 0]))
         self._build_distance(figure.add_subplot(top[0, 1]))
         self.images, self.image_titles = [], []
         if examples is not None:
-            self._build_images(examples)
+            self._build_images(examples, bottom)
         self.suptitle = figure.suptitle("", fontsize="medium")
         self.dynamic = [self.shade, *self.pareto_lines.values(), self.rings, *self.distance_lines.values(),
                         *self.images, *self.image_titles, self.suptitle]
@@ -104,9 +120,7 @@ class TradeoffLiveView(LiveView):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=SMALL_FONT_PT, loc="lower left")
 
-    def _build_images(self, examples) -> None:
-        bottom = self.figure.add_gridspec(1, len(IMAGE_TITLES), left=0.02, right=0.87, top=0.38, bottom=0.02,
-                                          wspace=0.06)
+    def _build_images(self, examples, bottom) -> None:
         blank = np.zeros(examples.frames.shape[1:], np.uint8)
         for column, name in enumerate(IMAGE_TITLES):
             ax = self.figure.add_subplot(bottom[0, column])
