@@ -194,7 +194,8 @@ def stage_pages(stage: Path, executed: dict[str, nbformat.NotebookNode]) -> None
     for page in (ROOT / "docs").glob("*.md"):
         shutil.copy2(page, stage / "docs" / page.name)
     (stage / "_static").mkdir()
-    shutil.copy2(BOOK / "mathjax2_hub.js", stage / "_static" / "mathjax2_hub.js")
+    for name in ("mathjax2_hub.js", "wide_figures.css"):
+        shutil.copy2(BOOK / name, stage / "_static" / name)
     for name in PAGES_FROM_REPO:
         (stage / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, stage / name)

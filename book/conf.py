@@ -25,6 +25,7 @@ nb_ipywidgets_js = {"widgets/dist/embed.js": {}}
 mathjax_path = "mathjax/es5/tex-chtml.js"
 # Before MathJax and the widget embed script: MathJax 2's Hub.Queue, which the embed calls, on MathJax 3.
 html_js_files = [("mathjax2_hub.js", {"priority": 100})]
+html_css_files = ["wide_figures.css"]
 
 html_theme = "sphinx_book_theme"
 html_title = "AR-Seg, step by step"
@@ -39,4 +40,7 @@ html_theme_options = {
     "use_fullscreen_button": False,
     "navigation_with_keys": True,
     "show_toc_level": 2,
+    # No right-hand page contents: its 272 px would shrink every figure of a 1366-px-wide window to
+    # 0.8 of its size (the chapters' numbered headings and the left navigation remain).
+    "secondary_sidebar_items": [],
 }
