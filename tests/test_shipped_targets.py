@@ -17,7 +17,7 @@ from arseg_tutorial.config import get_profile
 from arseg_tutorial.scenes import CLASS_NAMES, THIN_CLASSES
 from arseg_tutorial.train import recipes
 
-#: target -> why the shipped laptop data miss it (docs/calibration.md, sections 4 and 6)
+#: target -> why the shipped laptop data miss it (docs/calibration.md, sections 4 and 7)
 NOT_MET: dict[str, str] = {
     "lr 0.5 loses 3-8": "loses 15.9 (test): at 180x240 even at output stride 4 an LR-0.5 cell is 4.4 % of the "
                         "frame height (CamVid 2.2 %); the label round-trip gap of the two grids is 11.6 "
