@@ -136,6 +136,19 @@ PAGE_PROBE = """() => {
 }"""
 
 
+def playwright_or_exit(script: str):
+    """Playwright's ``sync_playwright``, or exit saying how to install it (apart from the project)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sys.exit(f"{script} needs Playwright for Python, which the project does not install: "
+                 "python3 -m venv /tmp/pw-venv && /tmp/pw-venv/bin/pip install playwright, then run it with "
+                 f"/tmp/pw-venv/bin/python benchmarks/{script} (no `playwright install`: it drives {CHROMIUM})")
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
+    return sync_playwright
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -173,8 +186,8 @@ def start_lab(port: int, threads: int, home: Path) -> subprocess.Popen:
     sys.exit(f"JupyterLab did not answer on port {port} within 120 s; its log: {home / 'lab.log'}")
 
 
-def open_and_run(page, path: str, timeout_s: float) -> float:
-    """Open ``path`` (relative to the checkout) in the lab, run all its cells; returns the seconds taken."""
+def open_notebook(page, path: str) -> None:
+    """Open ``path`` (relative to the checkout) in the lab as ``window.__panel``; wait for its kernel."""
     page.evaluate("""async (path) => {
       const panel = await window.jupyterapp.commands.execute("docmanager:open", {path, factory: "Notebook"});
       await panel.context.ready;
@@ -182,11 +195,21 @@ def open_and_run(page, path: str, timeout_s: float) -> float:
       window.__panel = panel;
     }""", path)
     page.wait_for_function("window.__panel.sessionContext.session?.kernel?.status === 'idle'", timeout=120_000)
-    start = time.monotonic()
+
+
+def run_all_cells(page, timeout_s: float) -> None:
+    """The lab's Run All on ``window.__panel``; returns when the command has finished (idle kernel)."""
     page.evaluate("() => { window.__ran = false; window.jupyterapp.commands.execute('notebook:run-all-cells')"
                   ".then(() => { window.__ran = true; }); }")
     page.wait_for_function("window.__ran === true && window.__panel.sessionContext.session.kernel.status === 'idle'",
                            timeout=timeout_s * 1000, polling=500)
+
+
+def open_and_run(page, path: str, timeout_s: float) -> float:
+    """Open ``path`` (relative to the checkout) in the lab, run all its cells; returns the seconds taken."""
+    open_notebook(page, path)
+    start = time.monotonic()
+    run_all_cells(page, timeout_s)
     errors = page.evaluate("""() => window.__panel.content.widgets.filter(c => c.model.type === 'code')
       .map((c, i) => [i, c.model.outputs.toJSON().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)])
       .filter(([, e]) => e.length)""")
@@ -369,15 +392,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one new image")
     parser.add_argument("--json", type=Path, help="write every sample here")
     args = parser.parse_args()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sys.exit("this benchmark needs Playwright for Python, which the project does not install: "
-                 "python3 -m venv /tmp/pw-venv && /tmp/pw-venv/bin/pip install playwright, then run it with "
-                 "/tmp/pw-venv/bin/python benchmarks/bench_explorers_browser.py (no `playwright install`: "
-                 f"it drives {CHROMIUM})")
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
+    sync_playwright = playwright_or_exit("bench_explorers_browser.py")
     stems = [stem for stem in EXPLORER_CELLS if stem[:2] in args.notebooks]
     if not stems:
         sys.exit(f"--notebooks must name some of {[s[:2] for s in EXPLORER_CELLS]}, got {args.notebooks}")

@@ -41,7 +41,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_explorers_browser import CHROMIUM, ROOT, TOKEN, free_port, start_lab  # noqa: E402
+from bench_explorers_browser import (CHROMIUM, ROOT, TOKEN, free_port, open_notebook,  # noqa: E402
+                                     playwright_or_exit, run_all_cells, start_lab)
 
 WALK = ROOT / "build" / "lab-walk"
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -154,17 +155,10 @@ def wait_idle(page, timeout_s: float) -> bool:
 
 
 def run_all(page, path: str, timeout_s: float) -> float:
-    page.evaluate("""async (path) => {
-      const panel = await window.jupyterapp.commands.execute("docmanager:open", {path, factory: "Notebook"});
-      await panel.context.ready;
-      await panel.sessionContext.ready;
-      window.__panel = panel;
-    }""", path)
-    page.wait_for_function("window.__panel.sessionContext.session?.kernel?.status === 'idle'", timeout=120_000)
+    """Open ``path`` and Run All; the seconds until the kernel has been idle for half a second."""
+    open_notebook(page, path)
     start = time.monotonic()
-    page.evaluate("() => { window.__ran = false; window.jupyterapp.commands.execute('notebook:run-all-cells')"
-                  ".then(() => { window.__ran = true; }); }")
-    page.wait_for_function("window.__ran === true", timeout=timeout_s * 1000, polling=500)
+    run_all_cells(page, timeout_s)
     wait_idle(page, timeout_s)
     return time.monotonic() - start
 
@@ -281,12 +275,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for Run All, or one control's change")
     parser.add_argument("--json", type=Path, help="write the whole report here")
     args = parser.parse_args()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sys.exit("this walk needs Playwright for Python, which the project does not install: "
-                 "python3 -m venv /tmp/pw-venv && /tmp/pw-venv/bin/pip install playwright, then run "
-                 f"/tmp/pw-venv/bin/python benchmarks/walk_lab.py (it drives {CHROMIUM}; no `playwright install`)")
+    sync_playwright = playwright_or_exit("walk_lab.py")
     stems = [s for s in NOTEBOOKS if s[:2] in args.notebooks]
     if not stems:
         sys.exit(f"--notebooks must name some of {[s[:2] for s in NOTEBOOKS]}, got {args.notebooks}")
