@@ -69,6 +69,8 @@ def plot_gop_summary(frame_types: str, packet_sizes: np.ndarray, title: str) -> 
                                       gridspec_kw={"height_ratios": [1, 3]}, sharex=True)
     plot_frame_type_strip(strip, frame_types, title="frame types (display order)")
     plot_packet_sizes(bars, packet_sizes, frame_types, legend=False)
+    strip.get_legend().remove()                  # the key over the bars' empty corner: both panels keep the width
+    frame_type_legend(bars, frame_types, loc="upper right")
     fig.suptitle(title)
     return fig
 
