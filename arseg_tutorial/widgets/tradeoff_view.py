@@ -29,7 +29,8 @@ def tradeoff_grids(figure: Figure, image_count: int):
     Introduced in notebook 06. Fixed fractions, no constrained layout, so that drawing stays cheap
     when the controls move; ``tradeoff_figure`` makes the figure these fractions are meant for.
     """
-    top = figure.add_gridspec(1, 2, left=0.075, right=0.985, top=0.88, bottom=0.5 if image_count else 0.14,
+    top = figure.add_gridspec(1, 2, left=0.075, right=0.985, top=0.845 if image_count else 0.8,
+                              bottom=0.48 if image_count else 0.14,
                               wspace=0.28)
     if not image_count:
         return top, None
@@ -100,8 +101,8 @@ class TradeoffLiveView(LiveView):
         ax.set_xlim(*_padded(min(p[1] for p in every), max(p[1] for p in every)))
         ax.set_ylim(*_padded(min(p[2] for p in every), max(p[2] for p in every), 0.1))
         scales = ", ".join(f"{s:g}" for s in explorer.scales)
-        ax.set(xlabel="GMACs per frame (GOP average)", ylabel="mean mIoU (%)",
-               title=f"accuracy vs cost (points: s = {scales}, left to right)")
+        ax.set(xlabel="GMACs per frame (GOP average)", ylabel="mean mIoU (%)")
+        ax.set_title(f"accuracy vs cost\n(points left to right: s = {scales})", fontsize=SMALL_FONT_PT + 1)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=SMALL_FONT_PT, loc="lower right")
 
