@@ -179,7 +179,7 @@ def test_live_view_redraws_only_what_changed_and_matches_the_state(sweep, exampl
 
     from arseg_tutorial.viz import colorize_labels
     from arseg_tutorial.viz import FIGURE_WIDTH_IN
-    from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView, tradeoff_figure
+    from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView, tradeoff_figsize
 
     explorer = TradeoffExplorer(sweep, examples)
     view = TradeoffLiveView(explorer)
@@ -196,7 +196,7 @@ def test_live_view_redraws_only_what_changed_and_matches_the_state(sweep, exampl
     second = view.render_png(0.75, 3)
     again = view.render_png(0.25, 12)
     assert first == again and first != second            # the background is restored, not drawn over
-    width, height = tradeoff_figure(True).get_size_inches() * EXPLORER_DPI
+    width, height = np.array(tradeoff_figsize(True)) * EXPLORER_DPI
     assert Image.open(io.BytesIO(first)).size == (round(width), round(height))
     assert round(width) <= round(FIGURE_WIDTH_IN * EXPLORER_DPI)          # shown unscaled on a laptop
     assert explorer.show().children

@@ -21,7 +21,8 @@ SMALL_FONT_PT = 9
 FIGURE_WIDTH_IN = 9.2
 """The widest figure: 920 px at 100 dpi, shown unscaled in JupyterLab on a laptop's 1366-px-wide
 window (outputs there are 934 px wide), so that ``SMALL_FONT_PT`` text stays 9 pt as shown. Wider
-content is stacked in rows (``tests/test_notebooks_figures.py``)."""
+content is stacked in rows. The test suite holds the notebooks' figures (``conftest.py``) and the
+explorers (``tests/test_live_views.py``) to it."""
 
 __all__ = ["SMALL_FONT_PT", "FIGURE_WIDTH_IN", "colorize_labels", "class_legend_handles", "add_class_legend", "flow_to_rgb", "flow_wheel",
            "show_images", "plot_clip_overview", "draw_arseg_overview"]

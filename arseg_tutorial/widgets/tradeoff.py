@@ -26,7 +26,7 @@ from arseg_tutorial.atomic import atomic_path
 from arseg_tutorial.config import cache_dir
 from arseg_tutorial.sweep import gop_metrics, pareto_points, sweep_methods, sweep_scales
 from arseg_tutorial.viz import SMALL_FONT_PT
-from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView, state_title, tradeoff_figure, tradeoff_grids
+from arseg_tutorial.widgets.tradeoff_view import TradeoffLiveView, state_title, tradeoff_figsize, tradeoff_grids
 
 EXAMPLE_SEED = 950_000
 """Generator seed of the example clip: outside the train (1,000+), val (500,000+) and test
@@ -190,7 +190,7 @@ class TradeoffExplorer:
 
         state = self.update(float(lr_scale), int(gop_length))
         images = state.get("images", {})
-        fig = plt.figure(figsize=tradeoff_figure(bool(images)).get_size_inches())
+        fig = plt.figure(figsize=tradeoff_figsize(bool(images)))
         top, bottom = tradeoff_grids(fig, len(images))
         pareto_ax, distance_ax = fig.add_subplot(top[0, 0]), fig.add_subplot(top[0, 1])
         plot_pareto(pareto_ax, state["points"], state["lr_scale"], state["gop_length"])

@@ -27,7 +27,7 @@ def tradeoff_grids(figure: Figure, image_count: int):
     """The explorer's fixed layout on ``figure``: the plots' 1x2 grid and the examples' 1xN grid (or None).
 
     Introduced in notebook 06. Fixed fractions, no constrained layout, so that drawing stays cheap
-    when the controls move; ``tradeoff_figure`` makes the figure these fractions are meant for.
+    when the controls move; ``tradeoff_figsize`` is the figure size these fractions are meant for.
     """
     top = figure.add_gridspec(1, 2, left=0.075, right=0.985, top=0.845 if image_count else 0.8,
                               bottom=0.48 if image_count else 0.14,
@@ -37,9 +37,9 @@ def tradeoff_grids(figure: Figure, image_count: int):
     return top, figure.add_gridspec(1, image_count, left=0.01, right=0.99, top=0.36, bottom=0.12, wspace=0.06)
 
 
-def tradeoff_figure(with_images: bool) -> Figure:
-    """An empty figure of the explorer's size (``FIGURE_WIDTH_IN`` wide), outside pyplot."""
-    return Figure(figsize=(FIGURE_WIDTH_IN, 7.0 if with_images else 4.4))
+def tradeoff_figsize(with_images: bool) -> tuple[float, float]:
+    """The explorer figure's (width, height) in inches: ``FIGURE_WIDTH_IN`` wide."""
+    return FIGURE_WIDTH_IN, 7.0 if with_images else 4.4
 
 
 def _padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, float]:
@@ -76,7 +76,7 @@ class TradeoffLiveView(LiveView):
     def __init__(self, explorer, dpi: int = EXPLORER_DPI):
         self.explorer = explorer
         examples = explorer.examples
-        figure = self.figure = tradeoff_figure(examples is not None)
+        figure = self.figure = Figure(figsize=tradeoff_figsize(examples is not None))
         top, bottom = tradeoff_grids(figure, len(IMAGE_TITLES) if examples is not None else 0)
         self._build_pareto(figure.add_subplot(top[0, 0]))
         self._build_distance(figure.add_subplot(top[0, 1]))
